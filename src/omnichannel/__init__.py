@@ -1,0 +1,59 @@
+"""omnichannel: know each customer as one person across every channel.
+
+The top level re-exports the public names; the work lives in subpackages
+(`omnichannel.models`, `omnichannel.ingest`, ...), which load on first use.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from omnichannel._convert import Converter, converter
+from omnichannel.errors import FieldError, OmnichannelError, ValidationError
+from omnichannel.models import (
+    Channel,
+    Commerce,
+    Consent,
+    ConsentStatus,
+    Event,
+    EventType,
+    Identity,
+    IdentityKind,
+    LineItem,
+    Money,
+    Profile,
+)
+
+if TYPE_CHECKING:
+    __version__: str
+
+__all__ = [
+    "Channel",
+    "Commerce",
+    "Consent",
+    "ConsentStatus",
+    "Converter",
+    "Event",
+    "EventType",
+    "FieldError",
+    "Identity",
+    "IdentityKind",
+    "LineItem",
+    "Money",
+    "OmnichannelError",
+    "Profile",
+    "ValidationError",
+    "converter",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The version comes from package metadata, read only when someone asks.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("omnichannel")
+    msg = f"module 'omnichannel' has no attribute {name!r}"
+    raise AttributeError(msg)

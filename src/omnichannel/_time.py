@@ -1,0 +1,70 @@
+"""Timestamps at the door: everything becomes a `pendulum.DateTime` in UTC.
+
+No function here reads the clock; callers pass times in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pendulum
+
+from omnichannel.errors import ValidationError
+
+UTC = pendulum.UTC
+
+# Python 3.11's fromisoformat reads most ISO-8601 forms, 'Z' included; 3.10's
+# reads only what isoformat() writes, so there we fall back to pendulum's parser.
+_FROMISO_READS_Z = sys.version_info >= (3, 11)
+
+
+def to_utc(value: dt.datetime, path: str = "$") -> pendulum.DateTime:
+    """Return ``value`` as a pendulum UTC datetime; naive datetimes are rejected."""
+    if not isinstance(value, dt.datetime):
+        raise ValidationError.one(path, "type", "must be a timezone-aware datetime")
+    if value.tzinfo is UTC and isinstance(value, pendulum.DateTime):
+        return value
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValidationError.one(
+            path, "naive_datetime", "must carry a time zone (naive datetimes are ambiguous)"
+        )
+    u = (value - offset).replace(tzinfo=None)
+    return pendulum.DateTime(
+        u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=UTC
+    )
+
+
+def parse_timestamp(text: str, path: str = "$") -> pendulum.DateTime:
+    """Parse an ISO-8601 string to UTC; a string without an offset is read as UTC.
+
+    Examples:
+        >>> parse_timestamp("2024-03-05T11:02:00.5+01:00").isoformat()
+        '2024-03-05T10:02:00.500000+00:00'
+    """
+    try:
+        if _FROMISO_READS_Z:
+            parsed = dt.datetime.fromisoformat(text)
+        else:  # pragma: no cover - exercised only on Python 3.10
+            parsed = pendulum.parse(text, exact=True)  # type: ignore[assignment]
+            if not isinstance(parsed, dt.datetime):
+                raise ValueError(text)  # noqa: TRY301 - one handler for every parse failure
+    except (ValueError, TypeError):  # pendulum's ParserError is a ValueError
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValidationError.one(
+            path, "invalid_timestamp", f"is not an ISO-8601 date-time: {shown!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return to_utc(parsed, path)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """Write a UTC timestamp as ISO-8601 with a ``Z`` suffix and microseconds.
+
+    Examples:
+        >>> format_timestamp(parse_timestamp("2024-03-05T10:02:00Z"))
+        '2024-03-05T10:02:00.000000Z'
+    """
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

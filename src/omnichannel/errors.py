@@ -1,0 +1,97 @@
+"""One exception tree for everything `omnichannel` raises on purpose.
+
+```
+Exception
+ └── OmnichannelError          root: catch this to catch everything of ours
+      └── ValidationError      (also ValueError) bad input, every problem listed
+```
+
+Every leaf also subclasses the builtin it behaves like, so code written for
+plain Python (``except ValueError``) keeps working. Problems are carried as
+structured `FieldError` values: a JSON path into the input, a stable machine
+code and a human message. Codes are part of the public API (see
+``docs/errors.md``); messages may be reworded.
+
+Later steps add their leaves here (rules, consent, delivery, store) so the
+whole tree stays in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+__all__ = ["FieldError", "OmnichannelError", "ValidationError"]
+
+
+@attrs.frozen(kw_only=True)
+class FieldError:
+    """One problem with one place in the input.
+
+    Attributes:
+        path: JSON path of the offending value, rooted at ``$``
+            (``$.properties.products[0].price``).
+        code: Stable machine code (``required``, ``type``, ``too_large`` ...).
+        message: What is wrong, for a human.
+
+    Examples:
+        >>> FieldError(path="$.event", code="required", message="track needs an event name")
+        FieldError(path='$.event', code='required', message='track needs an event name')
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} [{self.code}]"
+
+    def under(self, prefix: str) -> FieldError:
+        """Return this error re-rooted below ``prefix`` (``$.a`` under ``$.batch[2]``)."""
+        return attrs.evolve(self, path=prefix + self.path[1:])
+
+
+class OmnichannelError(Exception):
+    """Root of every exception `omnichannel` raises on purpose.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class ValidationError(OmnichannelError, ValueError):
+    """Input was rejected; `errors` lists every problem found, not only the first.
+
+    Nothing is stored or changed when this is raised.
+
+    Examples:
+        >>> err = ValidationError([FieldError(path="$.userId", code="type", message="must be a string")])
+        >>> err.errors[0].path
+        '$.userId'
+        >>> print(err)
+        1 validation error
+          $.userId: must be a string [type]
+
+    .. versionadded:: 0.1.0
+    """
+
+    errors: tuple[FieldError, ...]
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = tuple(errors)
+        if not self.errors:
+            msg = "ValidationError needs at least one FieldError"
+            raise ValueError(msg)
+        super().__init__(self.errors)
+
+    def __str__(self) -> str:
+        count = len(self.errors)
+        head = f"{count} validation error{'s' if count != 1 else ''}"
+        return "\n  ".join([head, *map(str, self.errors)])
+
+    @classmethod
+    def one(cls, path: str, code: str, message: str) -> ValidationError:
+        """Build a ValidationError holding one problem."""
+        return cls([FieldError(path=path, code=code, message=message)])

@@ -1,0 +1,94 @@
+"""attrs validators shared by the models; each names the field as a JSON path.
+
+Model paths use the model's own (snake_case) field names: ``$.message_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from omnichannel._time import to_utc
+from omnichannel.errors import ValidationError
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+#: Longest free-text identifier we accept (ids, names, SKUs).
+MAX_TEXT = 1024
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def path_of(attribute: attrs.Attribute[Any]) -> str:
+    """Return the JSON path of a model field."""
+    return f"$.{attribute.name}"
+
+
+def text(*, max_len: int = MAX_TEXT) -> Validator:
+    """Validate a non-empty single-line string of at most ``max_len`` characters."""
+
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        problem = text_problem(value, max_len=max_len)
+        if problem:
+            raise ValidationError.one(path_of(attribute), problem[0], problem[1])
+
+    return check
+
+
+def optional_text(*, max_len: int = MAX_TEXT) -> Validator:
+    """Like `text`, but None is allowed."""
+    inner = text(max_len=max_len)
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            inner(instance, attribute, value)
+
+    return check
+
+
+def text_problem(value: object, *, max_len: int = MAX_TEXT) -> tuple[str, str] | None:
+    """Return ``(code, message)`` if ``value`` is not acceptable identifier text, else None."""
+    if not isinstance(value, str):
+        return "type", f"must be a string, not {type(value).__name__}"
+    if not value.strip():
+        return "empty", "must not be empty"
+    if len(value) > max_len:
+        return "too_long", f"is {len(value):,} characters; the limit is {max_len:,}"
+    if _CONTROL.search(value):
+        return "invalid", "must not contain control characters"
+    return None
+
+
+def mapping(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validate a JSON object (any Mapping with string keys at the top level)."""
+    if not isinstance(value, Mapping):
+        raise ValidationError.one(
+            path_of(attribute), "type", f"must be an object, not {type(value).__name__}"
+        )
+
+
+def aware_datetime(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Validate a timezone-aware datetime (the model then stores it in UTC)."""
+    if not isinstance(value, dt.datetime):
+        raise ValidationError.one(
+            path_of(attribute), "type", f"must be a datetime, not {type(value).__name__}"
+        )
+    to_utc(value, path_of(attribute))
+
+
+def optional_aware_datetime(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Like `aware_datetime`, but None is allowed."""
+    if value is not None:
+        aware_datetime(instance, attribute, value)
+
+
+def store_utc(instance: object, *names: str) -> None:
+    """Replace the named datetime fields of a frozen instance by their UTC pendulum form."""
+    for name in names:
+        value = getattr(instance, name)
+        if value is not None:
+            object.__setattr__(instance, name, to_utc(value))
