@@ -70,6 +70,9 @@ def _commerce(_instance: object, _attribute: attrs.Attribute[Commerce | None], v
         raise ValidationError.one("$.commerce", "type", "must be Commerce or None")
 
 
+_CHECKED_FIELDS = ("user_id", "anonymous_id", *{n for names in REQUIRED_BY_TYPE.values() for n in names})
+
+
 def missing_for_type(event_type: EventType, present: Mapping[str, object]) -> list[str]:
     """Return the field names an event of ``event_type`` needs but lacks in ``present``.
 
@@ -122,7 +125,7 @@ class Event:
 
     def __attrs_post_init__(self) -> None:
         store_utc(self, "timestamp", "received_at", "sent_at")
-        missing = missing_for_type(self.type, attrs.asdict(self, recurse=False))
+        missing = missing_for_type(self.type, {name: getattr(self, name) for name in _CHECKED_FIELDS})
         if missing:
             raise ValidationError(
                 FieldError(path=f"$.{name}", code="required", message=f"a {self.type.value} event needs {name}")

@@ -1,0 +1,270 @@
+"""GA4's default channel groups, from source / medium / campaign or from a URL and referrer.
+
+The rules are Google Analytics 4's manual-traffic table (late-2023 revision),
+evaluated top to bottom, first match wins, case-insensitively. The source
+category list (which sources count as search, social, video or shopping
+sites) is Google's, loaded as data from ``_data/ga4_source_categories.csv``
+so it can be updated without touching code.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections.abc import Mapping
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+from omnichannel.errors import ValidationError
+
+DIRECT = "(direct)"
+NONE = "(none)"
+NOT_SET = "(not set)"
+
+_PAID_MEDIUM = re.compile(r"^(.*cp.*|ppc|retargeting|paid.*)$", re.DOTALL)
+_SHOP_CAMPAIGN = re.compile(r"^(.*(([^a-df-z]|^)shop|shopping).*)$", re.DOTALL)
+_DISPLAY_MEDIUMS = frozenset({"display", "banner", "expandable", "interstitial", "cpm"})
+_SOCIAL_MEDIUMS = frozenset(
+    {"social", "social-network", "social-media", "sm", "social network", "social media"}
+)
+_REFERRAL_MEDIUMS = frozenset({"referral", "app", "link"})
+_EMAIL_WORDS = frozenset({"email", "e-mail", "e_mail", "e mail"})
+
+# Search engines recognised in a referrer, by the label before the public suffix.
+_SEARCH_ENGINES = frozenset(
+    {
+        "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ecosia", "ask",
+        "naver", "seznam", "sogou", "daum", "aol", "qwant", "startpage", "brave",
+        "so", "360", "yandex", "search",
+    }
+)  # fmt: skip
+# Second-level labels under which a country code forms the public suffix (google.co.uk).
+_SECOND_LEVEL = frozenset({"co", "com", "ne", "or", "ac", "go", "gov", "edu", "net", "org"})
+
+
+@functools.cache
+def source_categories() -> Mapping[str, str]:
+    """Return Google's source-category list: lowercase source -> SEARCH/SOCIAL/VIDEO/SHOPPING.
+
+    Examples:
+        >>> source_categories()["l.facebook.com"]
+        'SOCIAL'
+    """
+    text = resources.files("omnichannel.ingest").joinpath("_data/ga4_source_categories.csv").read_text("utf-8")
+    rows = csv.DictReader(io.StringIO(text))
+    return {
+        row["source"].strip().lower(): row["source_category"].removeprefix("SOURCE_CATEGORY_")
+        for row in rows
+    }
+
+
+@attrs.frozen(kw_only=True)
+class UTM:
+    """Campaign parameters read from a landing-page URL.
+
+    .. versionadded:: 0.1.0
+    """
+
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    term: str | None = None
+    content: str | None = None
+    id: str | None = None
+    gclid: str | None = None
+
+    @property
+    def has_campaign(self) -> bool:
+        """Say whether any utm_* campaign field is set (they then win over the referrer)."""
+        return any((self.source, self.medium, self.campaign, self.term, self.content, self.id))
+
+
+@attrs.frozen(kw_only=True)
+class TrafficSource:
+    """Where a session came from, as GA4 records it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    source: str
+    medium: str
+    campaign: str
+
+    @property
+    def channel_group(self) -> str:
+        """The GA4 default channel group of this source / medium / campaign."""
+        return _classify(self.source, self.medium, self.campaign)
+
+
+def utm_from_url(url: str) -> UTM:
+    """Read the utm_* parameters (and Google Ads' gclid) from a URL.
+
+    Parameter names are matched case-insensitively; the first value of a
+    repeated parameter wins; blank values count as absent.
+
+    Examples:
+        >>> utm_from_url("https://shop.example.com/?utm_source=Newsletter&utm_medium=email&utm_campaign=spring")
+        UTM(source='Newsletter', medium='email', campaign='spring', term=None, content=None, id=None, gclid=None)
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(url, str):
+        raise ValidationError.one("$.url", "type", "must be a string")
+    params: dict[str, str] = {}
+    for key, values in parse_qs(urlsplit(url).query, keep_blank_values=False).items():
+        params.setdefault(key.lower(), values[0].strip())
+
+    def get(name: str) -> str | None:
+        return params.get(name) or None
+
+    return UTM(
+        source=get("utm_source"),
+        medium=get("utm_medium"),
+        campaign=get("utm_campaign"),
+        term=get("utm_term"),
+        content=get("utm_content"),
+        id=get("utm_id"),
+        gclid=get("gclid"),
+    )
+
+
+def traffic_source(*, url: str | None = None, referrer: str | None = None) -> TrafficSource:
+    """Derive source / medium / campaign for a landing as GA4 does.
+
+    utm_* parameters on ``url`` win; else a ``gclid`` means ``google / cpc``;
+    else a search-engine referrer is ``<engine> / organic``, any other referrer
+    ``<host> / referral``; with neither it is ``(direct) / (none)``.
+
+    Examples:
+        >>> traffic_source(referrer="https://www.google.co.uk/search?q=shoes")
+        TrafficSource(source='google', medium='organic', campaign='(organic)')
+        >>> traffic_source(referrer="https://l.facebook.com/l.php?u=x").channel_group
+        'Organic Social'
+
+    .. versionadded:: 0.1.0
+    """
+    utm = utm_from_url(url) if url else UTM()
+    if utm.has_campaign:
+        return TrafficSource(
+            source=(utm.source or NOT_SET).lower(),
+            medium=(utm.medium or NOT_SET).lower(),
+            campaign=(utm.campaign or NOT_SET).lower(),
+        )
+    if utm.gclid:
+        return TrafficSource(source="google", medium="cpc", campaign=NOT_SET)
+    host = _referrer_host(referrer) if referrer else None
+    if not host:
+        return TrafficSource(source=DIRECT, medium=NONE, campaign=DIRECT)
+    engine = _search_engine(host)
+    if engine is not None:
+        return TrafficSource(source=engine, medium="organic", campaign="(organic)")
+    return TrafficSource(source=host, medium="referral", campaign="(referral)")
+
+
+def channel_group(
+    *,
+    source: str | None = None,
+    medium: str | None = None,
+    campaign: str | None = None,
+    referrer: str | None = None,
+) -> str:
+    """Return the GA4 default channel group ("Organic Search", "Paid Social", "Email", ...).
+
+    Campaign fields win: when ``source``, ``medium`` or ``campaign`` is given,
+    missing ones read as ``(not set)``. Only when none is given does the
+    ``referrer`` decide (see `traffic_source`); with nothing at all the
+    session is Direct.
+
+    Examples:
+        >>> channel_group(source="google", medium="cpc")
+        'Paid Search'
+        >>> channel_group(source="newsletter", medium="email", campaign="holiday-shopping")
+        'Organic Shopping'
+        >>> channel_group(referrer="https://duckduckgo.com/")
+        'Organic Search'
+        >>> channel_group()
+        'Direct'
+
+    .. versionadded:: 0.1.0
+    """
+    for name, value in (("source", source), ("medium", medium), ("campaign", campaign), ("referrer", referrer)):
+        if value is not None and not isinstance(value, str):
+            raise ValidationError.one(f"$.{name}", "type", "must be a string")
+    given = [v.strip() or None if v is not None else None for v in (source, medium, campaign)]
+    if any(given):
+        s, m, c = ((v or NOT_SET).lower() for v in given)
+        return _classify(s, m, c)
+    return traffic_source(referrer=referrer).channel_group
+
+
+def _classify(source: str, medium: str, campaign: str) -> str:
+    """GA4's ordered rules; inputs are lowercase."""
+    category = source_categories().get(source)
+    paid = _PAID_MEDIUM.match(medium) is not None
+    shop_campaign = _SHOP_CAMPAIGN.match(campaign) is not None
+    if source == DIRECT and medium in (NOT_SET, NONE):
+        return "Direct"
+    if "cross-network" in campaign:
+        return "Cross-network"
+    if paid:
+        if category == "SHOPPING" or shop_campaign:
+            return "Paid Shopping"
+        paid_groups = {"SEARCH": "Paid Search", "SOCIAL": "Paid Social", "VIDEO": "Paid Video"}
+        if category in paid_groups:
+            return paid_groups[category]
+    if medium in _DISPLAY_MEDIUMS:
+        return "Display"
+    if paid:
+        return "Paid Other"
+    if category == "SHOPPING" or shop_campaign:
+        return "Organic Shopping"
+    if category == "SOCIAL" or medium in _SOCIAL_MEDIUMS:
+        return "Organic Social"
+    if category == "VIDEO" or "video" in medium:
+        return "Organic Video"
+    if category == "SEARCH" or medium == "organic":
+        return "Organic Search"
+    if medium in _REFERRAL_MEDIUMS:
+        return "Referral"
+    if source in _EMAIL_WORDS or medium in _EMAIL_WORDS:
+        return "Email"
+    if medium == "affiliate":
+        return "Affiliates"
+    if medium == "audio":
+        return "Audio"
+    if source == "sms" or medium == "sms":
+        return "SMS"
+    if medium.endswith("push") or "mobile" in medium or "notification" in medium or source == "firebase":
+        return "Mobile Push Notifications"
+    return "Unassigned"
+
+
+def _referrer_host(referrer: str) -> str | None:
+    text = referrer.strip()
+    if not text:
+        return None
+    if "//" not in text:
+        text = "//" + text  # a bare host ("news.example.net") is a referrer too
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    return host.lower().rstrip(".") if host else None
+
+
+def _search_engine(host: str) -> str | None:
+    labels = host.split(".")
+    if len(labels) < 2:
+        return None
+    suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 1
+    registrable = labels[-suffix - 1]
+    if registrable in _SEARCH_ENGINES and registrable != "search":
+        return registrable
+    # Google's list names some search hosts in full (cse.google.com, search.seznam.cz).
+    if source_categories().get(host) == "SEARCH":
+        return registrable
+    return None
