@@ -83,6 +83,7 @@ def check_tree(value: Any, path: str = "$", *, max_depth: int = MAX_DEPTH) -> li
             if depth > max_depth:
                 errors.append(FieldError(path=where, code="too_deep", message=f"nests deeper than {max_depth} levels"))
                 continue
+            children: list[tuple[Any, str, int]] = []
             if isinstance(item, Mapping):
                 for raw_key, sub in item.items():
                     if not isinstance(raw_key, _KEY_TYPES):
@@ -93,12 +94,13 @@ def check_tree(value: Any, path: str = "$", *, max_depth: int = MAX_DEPTH) -> li
                     if not key.isascii() and not _encodes(key):
                         errors.append(FieldError(path=where, code="invalid_unicode", message="an object key contains a lone surrogate"))
                         continue
-                    stack.append((sub, child(where, key), depth + 1))
+                    children.append((sub, child(where, key), depth + 1))
             else:
-                stack.extend((sub, child(where, i), depth + 1) for i, sub in enumerate(item))
+                children.extend((sub, child(where, i), depth + 1) for i, sub in enumerate(item))
+            # Reversed onto the stack, so problems come out in document order.
+            stack.extend(reversed(children))
         else:
             errors.append(FieldError(path=where, code="type", message=f"{type(item).__name__} is not a JSON value"))
-    errors.reverse()
     return errors
 
 

@@ -4,8 +4,8 @@
 """
 
 from omnichannel.ingest._channel_grouping import (
-    UTM,
     TrafficSource,
+    UtmParameters,
     channel_group,
     source_categories,
     traffic_source,
@@ -27,9 +27,9 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BATCH_MESSAGES",
     "MAX_MESSAGE_BYTES",
-    "UTM",
     "SegmentBatch",
     "TrafficSource",
+    "UtmParameters",
     "canonical_event_name",
     "channel_group",
     "parse_segment",

@@ -63,7 +63,7 @@ def source_categories() -> Mapping[str, str]:
 
 
 @attrs.frozen(kw_only=True)
-class UTM:
+class UtmParameters:
     """Campaign parameters read from a landing-page URL.
 
     .. versionadded:: 0.1.0
@@ -100,7 +100,7 @@ class TrafficSource:
         return _classify(self.source, self.medium, self.campaign)
 
 
-def utm_from_url(url: str) -> UTM:
+def utm_from_url(url: str) -> UtmParameters:
     """Read the utm_* parameters (and Google Ads' gclid) from a URL.
 
     Parameter names are matched case-insensitively; the first value of a
@@ -108,7 +108,7 @@ def utm_from_url(url: str) -> UTM:
 
     Examples:
         >>> utm_from_url("https://shop.example.com/?utm_source=Newsletter&utm_medium=email&utm_campaign=spring")
-        UTM(source='Newsletter', medium='email', campaign='spring', term=None, content=None, id=None, gclid=None)
+        UtmParameters(source='Newsletter', medium='email', campaign='spring', term=None, content=None, id=None, gclid=None)
 
     .. versionadded:: 0.1.0
     """
@@ -121,7 +121,7 @@ def utm_from_url(url: str) -> UTM:
     def get(name: str) -> str | None:
         return params.get(name) or None
 
-    return UTM(
+    return UtmParameters(
         source=get("utm_source"),
         medium=get("utm_medium"),
         campaign=get("utm_campaign"),
@@ -147,7 +147,7 @@ def traffic_source(*, url: str | None = None, referrer: str | None = None) -> Tr
 
     .. versionadded:: 0.1.0
     """
-    utm = utm_from_url(url) if url else UTM()
+    utm = utm_from_url(url) if url else UtmParameters()
     if utm.has_campaign:
         return TrafficSource(
             source=(utm.source or NOT_SET).lower(),

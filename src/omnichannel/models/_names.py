@@ -36,6 +36,11 @@ class _OpenName(str):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    @classmethod
+    def known(cls) -> tuple[str, ...]:
+        """Return the names `omnichannel` itself defines, sorted."""
+        return tuple(sorted(cls._known))
+
     @property
     def is_known(self) -> bool:
         """Say whether this is one of the names `omnichannel` itself defines."""

@@ -16,7 +16,7 @@ from omnichannel.models._identity import Identity
 from omnichannel.models._names import Channel, IdentityKind
 from omnichannel.typing import JSONObject
 
-_LOCALE = re.compile(r"([a-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))*")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
 @functools.lru_cache(maxsize=1024)

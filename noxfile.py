@@ -1,0 +1,66 @@
+"""Developer tasks. ``nox`` runs lint, typing and tests; ``nox -s bench`` the benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typing", "tests"]
+nox.options.reuse_existing_virtualenvs = False
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+ROOT = Path(__file__).parent
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the package and the typed usage file."""
+    session.install(".[testing]", *_group("typing"))
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite with branch coverage, then the docstring examples."""
+    session.install(".[testing]", *_group("tests"))
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "run", "-m", "pytest", "--doctest-modules", "--pyargs", "omnichannel")
+    session.run("coverage", "combine")
+    session.run("coverage", "report")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (warnings fail)."""
+    session.install(".[testing]", *_group("docs"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks and print the ratios reported in docs/benchmarks.md."""
+    session.install(".[testing]", *_group("bench"))
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: check the example shop session end to end."""
+    session.install(".")
+    session.run("omnichannel", "validate", str(ROOT / "examples" / "shop-session.jsonl"))

@@ -1,0 +1,344 @@
+"""Hypothesis strategies for `omnichannel` values, for our tests and for host apps' own.
+
+Needs the ``testing`` extra (``pip install omnichannel[testing]``), which
+brings `hypothesis`.
+
+Examples:
+    >>> from hypothesis import given
+    >>> from omnichannel.testing import events
+    >>> @given(events())
+    ... def test_events_have_an_actor(event):
+    ...     assert event.user_id or event.anonymous_id
+    >>> test_events_have_an_actor()
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import string
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pendulum
+import phonenumbers
+from hypothesis import strategies as st
+
+from omnichannel._time import format_timestamp, to_utc
+from omnichannel.ingest._ecommerce import ECOMMERCE_EVENTS, SINGLE_PRODUCT_EVENTS
+from omnichannel.models import (
+    Channel,
+    Commerce,
+    Consent,
+    ConsentStatus,
+    Event,
+    EventType,
+    Identity,
+    IdentityKind,
+    LineItem,
+    Money,
+    Profile,
+)
+from omnichannel.models._money import CURRENCIES
+from omnichannel.typing import JSONValue
+
+__all__ = [
+    "channels",
+    "commerce",
+    "consents",
+    "events",
+    "identities",
+    "json_objects",
+    "json_values",
+    "line_items",
+    "money",
+    "profiles",
+    "segment_payloads",
+    "timestamps",
+]
+
+_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "BR", "IN", "JP", "AU", "CA", "MX", "SE")
+_ZONES = (
+    "UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles",
+    "America/Sao_Paulo", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney", "Pacific/Auckland",
+)  # fmt: skip
+_ID_CHARS = string.ascii_letters + string.digits + "-_.:"
+
+
+def timestamps(
+    *, min_year: int = 2000, max_year: int = 2100
+) -> st.SearchStrategy[pendulum.DateTime]:
+    """UTC instants with microseconds, as the models store them."""
+    return st.datetimes(
+        min_value=dt.datetime(min_year, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+        max_value=dt.datetime(max_year, 12, 31),  # noqa: DTZ001
+        timezones=st.just(dt.timezone.utc),
+    ).map(to_utc)
+
+
+def _ids(min_size: int = 1, max_size: int = 24) -> st.SearchStrategy[str]:
+    return st.text(_ID_CHARS, min_size=min_size, max_size=max_size).filter(lambda s: s.strip() != "")
+
+
+def _names() -> st.SearchStrategy[str]:
+    """Printable, non-blank text such as event or product names (Unicode included)."""
+    return st.text(
+        st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "S"]), min_size=1, max_size=30
+    ).filter(lambda s: s.strip() != "" and s.isprintable())
+
+
+def json_values(*, max_leaves: int = 12) -> st.SearchStrategy[JSONValue]:
+    """Plain JSON values: finite numbers, valid Unicode, string keys."""
+    scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(
+        allow_nan=False, allow_infinity=False
+    ) | st.text(max_size=20)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=max_leaves,
+    )
+
+
+def json_objects(*, max_leaves: int = 12) -> st.SearchStrategy[dict[str, JSONValue]]:
+    """JSON objects such as properties, traits or context."""
+    return st.dictionaries(st.text(max_size=10), json_values(max_leaves=max_leaves), max_size=5)
+
+
+def channels(*, custom: bool = True) -> st.SearchStrategy[Channel]:
+    """Built-in channels, and (with ``custom``) names plugins might add."""
+    known = st.sampled_from(Channel.known()).map(Channel)
+    if not custom:
+        return known
+    return known | st.from_regex(r"\A[a-z][a-z0-9_]{0,12}\Z").map(Channel)
+
+
+@functools.cache
+def _example_phones() -> tuple[str, ...]:
+    numbers = []
+    for region in _REGIONS:
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    return tuple(numbers)
+
+
+def _emails() -> st.SearchStrategy[str]:
+    local = st.text(string.ascii_letters + string.digits + "._+-", min_size=1, max_size=16)
+    domain = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=10)
+    tld = st.sampled_from(["com", "de", "co.uk", "example", "shop"])
+    spaces = st.sampled_from(["", " ", "  "])
+    return st.builds(lambda pad, lo, do, t: f"{pad}{lo}@{do}.{t}{pad}", spaces, local, domain, tld)
+
+
+def identities(*, kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[Identity]:
+    """Identities of the built-in kinds (or of ``kinds``), with realistic raw values."""
+    chosen = kinds or (*IdentityKind.known(), "crm_id")
+
+    def build(kind: str) -> st.SearchStrategy[Identity]:
+        if kind == "email":
+            values = _emails()
+        elif kind == "phone":
+            values = st.sampled_from(_example_phones())
+        else:
+            values = _ids()
+        return values.map(lambda v: Identity(kind=kind, value=v))
+
+    return st.sampled_from(chosen).flatmap(build)
+
+
+def money(*, currencies: tuple[str, ...] | None = None) -> st.SearchStrategy[Money]:
+    """Non-negative amounts with up to 2 decimals, in real currencies."""
+    amounts = st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2, allow_nan=False)
+    codes = st.sampled_from(currencies or sorted(CURRENCIES))
+    return st.builds(lambda a, c: Money(amount=a, currency=c), amounts, codes)
+
+
+def line_items(*, currency: str | None = None) -> st.SearchStrategy[LineItem]:
+    """Cart and order lines."""
+    price = money(currencies=(currency,) if currency else None)
+    return st.builds(
+        LineItem,
+        product_id=st.none() | _ids(),
+        sku=st.none() | _ids(),
+        name=st.none() | _names(),
+        category=st.none() | _names(),
+        brand=st.none() | _names(),
+        variant=st.none() | _names(),
+        price=st.none() | price,
+        quantity=st.integers(0, 20),
+    )
+
+
+def commerce() -> st.SearchStrategy[Commerce]:
+    """Typed e-commerce readings in one currency."""
+
+    def build(currency: str) -> st.SearchStrategy[Commerce]:
+        amount = st.none() | money(currencies=(currency,))
+        return st.builds(
+            Commerce,
+            event=st.sampled_from(sorted(ECOMMERCE_EVENTS)),
+            currency=st.just(currency),
+            order_id=st.none() | _ids(),
+            checkout_id=st.none() | _ids(),
+            cart_id=st.none() | _ids(),
+            coupon=st.none() | _ids(),
+            items=st.lists(line_items(currency=currency), max_size=3).map(tuple),
+            revenue=amount,
+            total=amount,
+            subtotal=amount,
+            shipping=amount,
+            tax=amount,
+            discount=amount,
+            value=amount,
+        )
+
+    return st.sampled_from(["USD", "EUR", "GBP", "JPY"]).flatmap(build)
+
+
+def consents() -> st.SearchStrategy[Consent]:
+    """Consents for a few purposes, with and without a revoke time."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Consent:
+        status_at = draw(timestamps(max_year=2090))
+        revoke = draw(st.none() | st.timedeltas(min_value=dt.timedelta(seconds=1), max_value=dt.timedelta(days=3650)))
+        return Consent(
+            purpose=draw(st.sampled_from(["marketing", "analytics", "ads.targeting", "transactional"])),
+            channel=draw(st.none() | channels(custom=False)),
+            status=draw(st.sampled_from(ConsentStatus)),
+            status_at=status_at,
+            revoke_at=None if revoke is None else status_at + revoke,
+            source=draw(st.none() | _names()),
+        )
+
+    return build()
+
+
+def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[Event]:
+    """Valid events of every call type, with e-commerce readings on some track calls."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Event:
+        event_type = draw(st.sampled_from(types or tuple(EventType)))
+        user_id = draw(st.none() | _ids())
+        anonymous_id = draw(_ids()) if user_id is None else draw(st.none() | _ids())
+        timestamp = draw(timestamps())
+        name: str | None = None
+        body: dict[str, Any] = {}
+        if event_type is EventType.TRACK:
+            name = draw(st.sampled_from(sorted(ECOMMERCE_EVENTS)) | _names())
+            body["commerce"] = draw(st.none() | commerce().map(lambda c: attrs.evolve(c, event=name)))
+        elif event_type in (EventType.PAGE, EventType.SCREEN):
+            name = draw(st.none() | _names())
+            body["category"] = draw(st.none() | _names())
+        elif event_type is EventType.GROUP:
+            body["group_id"] = draw(_ids())
+        elif event_type is EventType.ALIAS:
+            user_id = user_id or draw(_ids())
+            body["previous_id"] = draw(_ids())
+        return Event(
+            message_id=draw(_ids(max_size=36)),
+            type=event_type,
+            timestamp=timestamp,
+            received_at=timestamp + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=2))),
+            sent_at=draw(st.none() | st.just(timestamp)),
+            name=name,
+            channel=draw(st.none() | channels()),
+            user_id=user_id,
+            anonymous_id=anonymous_id,
+            properties=draw(json_objects()),
+            traits=draw(json_objects()) if event_type in (EventType.IDENTIFY, EventType.GROUP) else {},
+            context=draw(json_objects()),
+            **body,
+        )
+
+    return build()
+
+
+def profiles() -> st.SearchStrategy[Profile]:
+    """Unified profiles with identities, traits, consents, time zones and locales."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Profile:
+        created = draw(timestamps(max_year=2090))
+        return Profile(
+            id=draw(_ids()),
+            created_at=created,
+            updated_at=created + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=999))),
+            identities=draw(st.frozensets(identities(), max_size=4)),
+            traits=draw(json_objects()),
+            consents=tuple(draw(st.lists(consents(), max_size=3))),
+            time_zone=draw(st.sampled_from(_ZONES)),
+            locale=draw(st.none() | st.sampled_from(["en-US", "de-DE", "fr-FR", "pt-BR", "ja-JP", "en"])),
+        )
+
+    return build()
+
+
+def _product(draw: st.DrawFn) -> dict[str, Any]:
+    product: dict[str, Any] = {"product_id": draw(_ids())}
+    for key in ("sku", "name", "category", "brand", "variant"):
+        if draw(st.booleans()):
+            product[key] = draw(_names())
+    if draw(st.booleans()):
+        product["price"] = float(draw(st.decimals(min_value=0, max_value=9999, places=2, allow_nan=False)))
+    if draw(st.booleans()):
+        product["quantity"] = draw(st.integers(0, 20))
+    return product
+
+
+def segment_payloads(*, types: tuple[str, ...] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid Segment Spec messages, as a host app receives them (camelCase JSON objects)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        kind = draw(st.sampled_from(types or tuple(t.value for t in EventType)))
+        message: dict[str, Any] = {"type": kind, "messageId": draw(_ids(max_size=36))}
+        if kind == "alias" or draw(st.booleans()):
+            message["userId"] = draw(_ids())
+        if "userId" not in message or draw(st.booleans()):
+            message["anonymousId"] = draw(_ids())
+        when = draw(timestamps(min_year=2015, max_year=2035))
+        transit = dt.timedelta(milliseconds=draw(st.integers(0, 5000)))
+        skew = dt.timedelta(seconds=draw(st.integers(-600, 600)))
+        message["originalTimestamp"] = format_timestamp(when + skew)
+        message["sentAt"] = format_timestamp(when + skew + transit)
+        message["receivedAt"] = format_timestamp(when + transit + transit)
+        if kind == "track":
+            message["event"] = draw(st.sampled_from(sorted(ECOMMERCE_EVENTS)) | _names())
+            properties = draw(json_objects(max_leaves=4))
+            if message["event"] in SINGLE_PRODUCT_EVENTS:
+                properties.update(_product(draw))
+            elif message["event"] in ECOMMERCE_EVENTS:
+                properties["products"] = [_product(draw) for _ in range(draw(st.integers(0, 3)))]
+                properties["order_id"] = draw(_ids())
+                properties["total"] = float(draw(st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False)))
+            properties["currency"] = draw(st.sampled_from(["USD", "EUR", "gbp"]))
+            message["properties"] = properties
+        elif kind in ("page", "screen"):
+            if draw(st.booleans()):
+                message["name"] = draw(_names())
+            message["properties"] = draw(json_objects(max_leaves=4))
+        elif kind in ("identify", "group"):
+            message["traits"] = draw(json_objects(max_leaves=4))
+            if kind == "group":
+                message["groupId"] = draw(_ids())
+        else:
+            message["previousId"] = draw(_ids())
+        message["context"] = draw(
+            st.sampled_from(
+                [
+                    {"library": {"name": "analytics.js", "version": "2.0"}, "page": {"url": "https://shop.example.com/"}},
+                    {"app": {"name": "Shop", "version": "4.2"}, "os": {"name": "iOS"}},
+                    {"library": {"name": "analytics-python", "version": "2.3"}},
+                    {},
+                ]
+            )
+        )
+        return message
+
+    return build()

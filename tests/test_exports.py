@@ -1,0 +1,58 @@
+"""The public face: each package's __all__ is pinned, sorted and importable."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "omnichannel": [
+        "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
+        "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
+        "Profile", "ValidationError", "converter",
+    ],
+    "omnichannel.models": [
+        "Channel", "Commerce", "Consent", "ConsentStatus", "Event", "EventType", "Identity",
+        "IdentityKind", "LineItem", "Money", "Profile",
+    ],
+    "omnichannel.ingest": [
+        "ECOMMERCE_EVENTS", "LEGACY_NAMES", "MAX_BATCH_BYTES", "MAX_BATCH_MESSAGES",
+        "MAX_MESSAGE_BYTES", "SegmentBatch", "TrafficSource", "UtmParameters", "canonical_event_name",
+        "channel_group", "parse_segment", "parse_segment_batch", "source_categories",
+        "traffic_source", "utm_from_url",
+    ],
+    "omnichannel.errors": ["FieldError", "OmnichannelError", "ValidationError"],
+    "omnichannel.typing": ["JSONObject", "JSONValue"],
+    "omnichannel.testing": [
+        "channels", "commerce", "consents", "events", "identities", "json_objects",
+        "json_values", "line_items", "money", "profiles", "segment_payloads", "timestamps",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned_and_sorted(module_name):
+    """__all__ lists exactly the pinned names, sorted, and each one exists."""
+    module = importlib.import_module(module_name)
+    assert PUBLIC[module_name] == module.__all__
+    assert sorted(module.__all__) == module.__all__
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+def test_version_is_lazy_metadata():
+    """__version__ comes from the installed distribution's metadata."""
+    from importlib.metadata import version
+
+    import omnichannel
+
+    assert version("omnichannel") == omnichannel.__version__
+
+
+def test_unknown_attribute_raises_attribute_error():
+    """A misspelt name fails like any module attribute would."""
+    import omnichannel
+
+    with pytest.raises(AttributeError, match="no attribute 'Evnet'"):
+        _ = omnichannel.Evnet
