@@ -67,12 +67,19 @@ def test_datetimes_and_money_wire_format():
     at = pendulum.datetime(2024, 3, 5, 11, 0, 0, 123456, tz="Europe/Berlin")
     consent = Consent(purpose="marketing", channel="email", status="granted", status_at=at)
     assert "2024-03-05T10:00:00.123456Z" == converter.unstructure(consent)["status_at"]
-    assert {"amount": "19.99", "currency": "EUR"} == converter.unstructure(Money(amount="19.99", currency="EUR"))
+    assert {"amount": "19.99", "currency": "EUR"} == converter.unstructure(
+        Money(amount="19.99", currency="EUR")
+    )
 
 
 def test_structure_accepts_offsets_and_datetimes():
     """Any ISO-8601 offset is read and stored as UTC; datetime objects are accepted too."""
-    data = {"purpose": "marketing", "channel": None, "status": "granted", "status_at": "2024-03-05T11:00:00+01:00"}
+    data = {
+        "purpose": "marketing",
+        "channel": None,
+        "status": "granted",
+        "status_at": "2024-03-05T11:00:00+01:00",
+    }
     expected = pendulum.datetime(2024, 3, 5, 10)
     assert expected == converter.structure(data, Consent).status_at
     data["status_at"] = pendulum.datetime(2024, 3, 5, 10, tz="UTC")
@@ -88,7 +95,10 @@ def test_structure_reports_every_problem_with_paths():
         "received_at": 12,
         "name": "Order Completed",
         "user_id": "u",
-        "commerce": {"event": "Order Completed", "items": [{"quantity": -1}, {"price": {"amount": 1.5, "currency": "USD"}}]},
+        "commerce": {
+            "event": "Order Completed",
+            "items": [{"quantity": -1}, {"price": {"amount": 1.5, "currency": "USD"}}],
+        },
         "properties": {"ok": float("nan")},
     }
     with pytest.raises(ValidationError) as excinfo:
@@ -118,7 +128,15 @@ def test_structure_rejects_wrong_container_types():
     assert "$" == excinfo.value.errors[0].path
 
 
-@given(st.one_of(st.none(), st.integers(), st.text(), st.lists(st.integers()), st.dictionaries(st.text(), st.text())))
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(),
+        st.lists(st.integers()),
+        st.dictionaries(st.text(), st.text()),
+    )
+)
 def test_structure_of_garbage_only_raises_validation_error(garbage):
     """Whatever the input, structuring an Event succeeds or raises ValidationError."""
     with pytest.raises(ValidationError):

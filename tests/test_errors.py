@@ -22,7 +22,10 @@ def test_validation_error_lists_every_problem():
             FieldError(path="$.b", code="required", message="is required"),
         ]
     )
-    assert "2 validation errors\n  $.a: must be a string [type]\n  $.b: is required [required]" == str(err)
+    assert (
+        "2 validation errors\n  $.a: must be a string [type]\n  $.b: is required [required]"
+        == str(err)
+    )
 
 
 def test_validation_error_needs_a_problem():

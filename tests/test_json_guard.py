@@ -105,7 +105,9 @@ def test_json_like_keys_and_mappings_follow_json_dumps():
     """Number keys become strings and any Mapping serializes, as json.dumps would."""
     from types import MappingProxyType
 
-    assert {"1": "a", "x": {"y": 1}} == load({1: "a", "x": MappingProxyType({"y": 1})}, max_bytes=LIMIT)[0]
+    assert {"1": "a", "x": {"y": 1}} == load(
+        {1: "a", "x": MappingProxyType({"y": 1})}, max_bytes=LIMIT
+    )[0]
 
 
 def test_wrong_top_level_type():

@@ -62,9 +62,15 @@ def test_channel_rejects_non_strings():
 
 def test_identity_kinds_include_the_built_ins():
     """The kinds the issue names are all built in."""
-    assert {"user_id", "anonymous_id", "email", "phone", "device_id", "push_token", "loyalty_id"} == set(
-        IdentityKind.known()
-    )
+    assert {
+        "user_id",
+        "anonymous_id",
+        "email",
+        "phone",
+        "device_id",
+        "push_token",
+        "loyalty_id",
+    } == set(IdentityKind.known())
 
 
 # --- identities ------------------------------------------------------------------------
@@ -84,7 +90,17 @@ def test_email_normalisation(raw, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", ["no-at-sign", "@example.com", "a@", "a b@example.com", "a@nodot", "a@.com", "a@example.", "\x00a@b.co"]
+    "bad",
+    [
+        "no-at-sign",
+        "@example.com",
+        "a@",
+        "a b@example.com",
+        "a@nodot",
+        "a@.com",
+        "a@example.",
+        "\x00a@b.co",
+    ],
 )
 def test_email_rejects_non_addresses(bad):
     """Text that is not an address is rejected with the value's path."""
@@ -142,7 +158,10 @@ def test_opaque_identities_are_trimmed_and_bounded():
 
 def test_identity_kind_errors_name_the_kind_field():
     """A bad kind is reported at $.kind, from the constructor and from parse()."""
-    for build in (lambda: Identity(kind="Bad Kind", value="x"), lambda: Identity.parse("Bad Kind", "x")):
+    for build in (
+        lambda: Identity(kind="Bad Kind", value="x"),
+        lambda: Identity.parse("Bad Kind", "x"),
+    ):
         with pytest.raises(ValidationError) as excinfo:
             build()
         assert [("$.kind", "invalid")] == _codes(excinfo)
@@ -165,7 +184,14 @@ def test_money_refuses_floats():
 
 
 @pytest.mark.parametrize(
-    ("amount", "code"), [("abc", "invalid"), ("NaN", "not_finite"), ("Infinity", "not_finite"), (True, "type"), ([], "type")]
+    ("amount", "code"),
+    [
+        ("abc", "invalid"),
+        ("NaN", "not_finite"),
+        ("Infinity", "not_finite"),
+        (True, "type"),
+        ([], "type"),
+    ],
 )
 def test_money_rejects_non_amounts(amount, code):
     """Only finite decimal numbers are amounts."""
@@ -174,7 +200,10 @@ def test_money_rejects_non_amounts(amount, code):
     assert [("$.amount", code)] == _codes(excinfo)
 
 
-@pytest.mark.parametrize(("currency", "code"), [("XYZ", "unknown_currency"), ("dollars", "unknown_currency"), (840, "type")])
+@pytest.mark.parametrize(
+    ("currency", "code"),
+    [("XYZ", "unknown_currency"), ("dollars", "unknown_currency"), (840, "type")],
+)
 def test_money_rejects_unknown_currencies(currency, code):
     """A currency must be an ISO 4217 code."""
     with pytest.raises(ValidationError) as excinfo:
@@ -250,7 +279,11 @@ def test_commerce_items_total():
     usd = Money(amount="89.95", currency="USD")
     reading = Commerce(
         event="Cart Viewed",
-        items=[LineItem(price=usd), LineItem(price=Money(amount="12.50", currency="USD"), quantity=2), LineItem()],
+        items=[
+            LineItem(price=usd),
+            LineItem(price=Money(amount="12.50", currency="USD"), quantity=2),
+            LineItem(),
+        ],
     )
     assert Money(amount="114.95", currency="USD") == reading.items_total
     assert Commerce(event="Cart Viewed").items_total is None
@@ -321,7 +354,13 @@ def test_consent_applies_to_its_purpose_and_channel():
 )
 def test_consent_rejects_bad_fields(kwargs, expected):
     """Each bad consent field is named by its path."""
-    fields = {"purpose": "marketing", "channel": "email", "status": "granted", "status_at": AT, **kwargs}
+    fields = {
+        "purpose": "marketing",
+        "channel": "email",
+        "status": "granted",
+        "status_at": AT,
+        **kwargs,
+    }
     with pytest.raises(ValidationError) as excinfo:
         Consent(**fields)
     assert expected == _codes(excinfo)[0]
@@ -363,7 +402,9 @@ def test_profile_consent_needs_every_scope_to_grant():
 def test_profile_consent_latest_answer_wins():
     """A newer grant replaces an older revocation for the same scope, and vice versa."""
     revoked = Consent(purpose="marketing", channel="sms", status="revoked", status_at=AT)
-    regranted = Consent(purpose="marketing", channel="sms", status="granted", status_at=AT.add(days=2))
+    regranted = Consent(
+        purpose="marketing", channel="sms", status="granted", status_at=AT.add(days=2)
+    )
     profile = _profile(consents=[regranted, revoked])
     assert (False, True) == (
         profile.consent("marketing", "sms", AT.add(days=1)),
@@ -413,7 +454,14 @@ def test_profile_cannot_be_updated_before_it_was_created():
 
 
 def _event(**kwargs):
-    fields = {"message_id": "m-1", "type": "track", "name": "Signed Up", "user_id": "u", "timestamp": AT, "received_at": AT}
+    fields = {
+        "message_id": "m-1",
+        "type": "track",
+        "name": "Signed Up",
+        "user_id": "u",
+        "timestamp": AT,
+        "received_at": AT,
+    }
     fields.update(kwargs)
     return Event(**fields)
 
@@ -424,7 +472,10 @@ def _event(**kwargs):
         ({"name": None}, [("$.name", "required")]),
         ({"user_id": None}, [("$.user_id", "required")]),
         ({"type": "group"}, [("$.group_id", "required")]),
-        ({"type": "alias", "user_id": None, "anonymous_id": "a"}, [("$.previous_id", "required"), ("$.user_id", "required")]),
+        (
+            {"type": "alias", "user_id": None, "anonymous_id": "a"},
+            [("$.previous_id", "required"), ("$.user_id", "required")],
+        ),
         ({"type": "shout"}, [("$.type", "invalid")]),
         ({"channel": "Not A Channel"}, [("$.channel", "invalid")]),
         ({"properties": []}, [("$.properties", "type")]),

@@ -79,7 +79,9 @@ def _structure_datetime(value: Any, _: type) -> pendulum.DateTime:
         return parse_timestamp(value)
     if isinstance(value, dt.datetime):
         return to_utc(value)
-    raise ValidationError.one("$", "type", f"must be an ISO-8601 string, not {type(value).__name__}")
+    raise ValidationError.one(
+        "$", "type", f"must be an ISO-8601 string, not {type(value).__name__}"
+    )
 
 
 def _structure_decimal(value: Any, _: type) -> Decimal:

@@ -71,28 +71,58 @@ def check_tree(value: Any, path: str = "$", *, max_depth: int = MAX_DEPTH) -> li
         item, where, depth = stack.pop()
         if isinstance(item, str):
             if not item.isascii() and not _encodes(item):
-                errors.append(FieldError(path=where, code="invalid_unicode", message="contains a lone surrogate"))
+                errors.append(
+                    FieldError(
+                        path=where, code="invalid_unicode", message="contains a lone surrogate"
+                    )
+                )
         elif item is None or isinstance(item, (bool, int)):
             continue
         elif isinstance(item, float):
             if not math.isfinite(item):
-                errors.append(FieldError(path=where, code="not_finite", message="NaN and Infinity are not JSON numbers"))
+                errors.append(
+                    FieldError(
+                        path=where,
+                        code="not_finite",
+                        message="NaN and Infinity are not JSON numbers",
+                    )
+                )
         elif isinstance(item, _NonFinite):
-            errors.append(FieldError(path=where, code="not_finite", message=f"{item.word} is not a JSON number"))
+            errors.append(
+                FieldError(
+                    path=where, code="not_finite", message=f"{item.word} is not a JSON number"
+                )
+            )
         elif isinstance(item, (Mapping, list, tuple)):
             if depth > max_depth:
-                errors.append(FieldError(path=where, code="too_deep", message=f"nests deeper than {max_depth} levels"))
+                errors.append(
+                    FieldError(
+                        path=where, code="too_deep", message=f"nests deeper than {max_depth} levels"
+                    )
+                )
                 continue
             children: list[tuple[Any, str, int]] = []
             if isinstance(item, Mapping):
                 for raw_key, sub in item.items():
                     if not isinstance(raw_key, _KEY_TYPES):
-                        errors.append(FieldError(path=where, code="type", message=f"object key {raw_key!r} is not a string"))
+                        errors.append(
+                            FieldError(
+                                path=where,
+                                code="type",
+                                message=f"object key {raw_key!r} is not a string",
+                            )
+                        )
                         continue
                     # Like json.dumps, numbers, booleans and None become string keys.
                     key = raw_key if isinstance(raw_key, str) else json.dumps(raw_key)
                     if not key.isascii() and not _encodes(key):
-                        errors.append(FieldError(path=where, code="invalid_unicode", message="an object key contains a lone surrogate"))
+                        errors.append(
+                            FieldError(
+                                path=where,
+                                code="invalid_unicode",
+                                message="an object key contains a lone surrogate",
+                            )
+                        )
                         continue
                     children.append((sub, child(where, key), depth + 1))
             else:
@@ -100,7 +130,11 @@ def check_tree(value: Any, path: str = "$", *, max_depth: int = MAX_DEPTH) -> li
             # Reversed onto the stack, so problems come out in document order.
             stack.extend(reversed(children))
         else:
-            errors.append(FieldError(path=where, code="type", message=f"{type(item).__name__} is not a JSON value"))
+            errors.append(
+                FieldError(
+                    path=where, code="type", message=f"{type(item).__name__} is not a JSON value"
+                )
+            )
     return errors
 
 
@@ -112,7 +146,9 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def load(raw: str | bytes | bytearray | Mapping[str, Any], *, max_bytes: int, what: str = "message") -> tuple[Any, int]:
+def load(
+    raw: str | bytes | bytearray | Mapping[str, Any], *, max_bytes: int, what: str = "message"
+) -> tuple[Any, int]:
     """Return ``(plain JSON value, serialized size in bytes)`` for text or an already-parsed mapping.
 
     A mapping is serialized and parsed back, so the result never shares mutable
@@ -141,22 +177,35 @@ def load(raw: str | bytes | bytearray | Mapping[str, Any], *, max_bytes: int, wh
         try:
             data = raw.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValidationError.one("$", "invalid_unicode", "text contains a lone surrogate") from None
+            raise ValidationError.one(
+                "$", "invalid_unicode", "text contains a lone surrogate"
+            ) from None
     else:
-        raise ValidationError.one("$", "type", f"{what} must be a JSON object, str or bytes, not {type(raw).__name__}")
+        raise ValidationError.one(
+            "$", "type", f"{what} must be a JSON object, str or bytes, not {type(raw).__name__}"
+        )
     size = len(data)
     if size > max_bytes:
-        raise ValidationError.one("$", "too_large", f"{what} is {size:,} bytes; the limit is {max_bytes:,}")
+        raise ValidationError.one(
+            "$", "too_large", f"{what} is {size:,} bytes; the limit is {max_bytes:,}"
+        )
     try:
         value = json.loads(data, parse_constant=_refuse_non_finite, parse_float=_refuse_overflow)
     except _NonFiniteFound:
         # Parse again keeping placeholders, so the walk can name every offending path.
-        value = json.loads(data, parse_constant=_mark_non_finite, parse_float=_finite_float)
-        raise ValidationError(check_tree(value)) from None
+        try:
+            marked = json.loads(data, parse_constant=_mark_non_finite, parse_float=_finite_float)
+        except ValueError as exc:  # broken further on, after the non-finite number
+            raise ValidationError.one("$", "invalid_json", f"is not valid JSON: {exc}") from None
+        raise ValidationError(check_tree(marked)) from None
     except RecursionError:
-        raise ValidationError.one("$", "too_deep", f"nests deeper than {MAX_DEPTH} levels") from None
+        raise ValidationError.one(
+            "$", "too_deep", f"nests deeper than {MAX_DEPTH} levels"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise ValidationError.one("$", "invalid_unicode", f"not UTF-8 at byte {exc.start}") from None
+        raise ValidationError.one(
+            "$", "invalid_unicode", f"not UTF-8 at byte {exc.start}"
+        ) from None
     except ValueError as exc:
         raise ValidationError.one("$", "invalid_json", f"is not valid JSON: {exc}") from None
     # Only text that may hold a lone surrogate or nest too deep pays for the
@@ -178,7 +227,9 @@ def _plain_mapping(value: object) -> dict[Any, Any]:
     raise TypeError(type(value).__name__)
 
 
-def _unserializable() -> list[FieldError]:  # pragma: no cover - check_tree finds every dumps failure
+def _unserializable() -> list[
+    FieldError
+]:  # pragma: no cover - check_tree finds every dumps failure
     return [FieldError(path="$", code="type", message="is not JSON-serializable")]
 
 

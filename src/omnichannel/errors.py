@@ -67,7 +67,9 @@ class ValidationError(OmnichannelError, ValueError):
     Nothing is stored or changed when this is raised.
 
     Examples:
-        >>> err = ValidationError([FieldError(path="$.userId", code="type", message="must be a string")])
+        >>> err = ValidationError(
+        ...     [FieldError(path="$.userId", code="type", message="must be a string")]
+        ... )
         >>> err.errors[0].path
         '$.userId'
         >>> print(err)

@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import string
@@ -80,7 +81,9 @@ def timestamps(
 
 
 def _ids(min_size: int = 1, max_size: int = 24) -> st.SearchStrategy[str]:
-    return st.text(_ID_CHARS, min_size=min_size, max_size=max_size).filter(lambda s: s.strip() != "")
+    return st.text(_ID_CHARS, min_size=min_size, max_size=max_size).filter(
+        lambda s: s.strip() != ""
+    )
 
 
 def _names() -> st.SearchStrategy[str]:
@@ -92,12 +95,18 @@ def _names() -> st.SearchStrategy[str]:
 
 def json_values(*, max_leaves: int = 12) -> st.SearchStrategy[JSONValue]:
     """Plain JSON values: finite numbers, valid Unicode, string keys."""
-    scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(
-        allow_nan=False, allow_infinity=False
-    ) | st.text(max_size=20)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**53), 2**53)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=20)
+    )
     return st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
         max_leaves=max_leaves,
     )
 
@@ -122,7 +131,9 @@ def _example_phones() -> tuple[str, ...]:
         for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
             example = phonenumbers.example_number_for_type(region, kind)
             if example is not None:
-                numbers.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+                numbers.append(
+                    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                )
     return tuple(numbers)
 
 
@@ -205,9 +216,14 @@ def consents() -> st.SearchStrategy[Consent]:
     @st.composite
     def build(draw: st.DrawFn) -> Consent:
         status_at = draw(timestamps(max_year=2090))
-        revoke = draw(st.none() | st.timedeltas(min_value=dt.timedelta(seconds=1), max_value=dt.timedelta(days=3650)))
+        revoke = draw(
+            st.none()
+            | st.timedeltas(min_value=dt.timedelta(seconds=1), max_value=dt.timedelta(days=3650))
+        )
         return Consent(
-            purpose=draw(st.sampled_from(["marketing", "analytics", "ads.targeting", "transactional"])),
+            purpose=draw(
+                st.sampled_from(["marketing", "analytics", "ads.targeting", "transactional"])
+            ),
             channel=draw(st.none() | channels(custom=False)),
             status=draw(st.sampled_from(ConsentStatus)),
             status_at=status_at,
@@ -231,7 +247,9 @@ def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[E
         body: dict[str, Any] = {}
         if event_type is EventType.TRACK:
             name = draw(st.sampled_from(sorted(ECOMMERCE_EVENTS)) | _names())
-            body["commerce"] = draw(st.none() | commerce().map(lambda c: attrs.evolve(c, event=name)))
+            body["commerce"] = draw(
+                st.none() | commerce().map(lambda c: attrs.evolve(c, event=name))
+            )
         elif event_type in (EventType.PAGE, EventType.SCREEN):
             name = draw(st.none() | _names())
             body["category"] = draw(st.none() | _names())
@@ -244,14 +262,17 @@ def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[E
             message_id=draw(_ids(max_size=36)),
             type=event_type,
             timestamp=timestamp,
-            received_at=timestamp + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=2))),
+            received_at=timestamp
+            + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=2))),
             sent_at=draw(st.none() | st.just(timestamp)),
             name=name,
             channel=draw(st.none() | channels()),
             user_id=user_id,
             anonymous_id=anonymous_id,
             properties=draw(json_objects()),
-            traits=draw(json_objects()) if event_type in (EventType.IDENTIFY, EventType.GROUP) else {},
+            traits=draw(json_objects())
+            if event_type in (EventType.IDENTIFY, EventType.GROUP)
+            else {},
             context=draw(json_objects()),
             **body,
         )
@@ -268,12 +289,15 @@ def profiles() -> st.SearchStrategy[Profile]:
         return Profile(
             id=draw(_ids()),
             created_at=created,
-            updated_at=created + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=999))),
+            updated_at=created
+            + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=999))),
             identities=draw(st.frozensets(identities(), max_size=4)),
             traits=draw(json_objects()),
             consents=tuple(draw(st.lists(consents(), max_size=3))),
             time_zone=draw(st.sampled_from(_ZONES)),
-            locale=draw(st.none() | st.sampled_from(["en-US", "de-DE", "fr-FR", "pt-BR", "ja-JP", "en"])),
+            locale=draw(
+                st.none() | st.sampled_from(["en-US", "de-DE", "fr-FR", "pt-BR", "ja-JP", "en"])
+            ),
         )
 
     return build()
@@ -285,7 +309,9 @@ def _product(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             product[key] = draw(_names())
     if draw(st.booleans()):
-        product["price"] = float(draw(st.decimals(min_value=0, max_value=9999, places=2, allow_nan=False)))
+        product["price"] = float(
+            draw(st.decimals(min_value=0, max_value=9999, places=2, allow_nan=False))
+        )
     if draw(st.booleans()):
         product["quantity"] = draw(st.integers(0, 20))
     return product
@@ -316,7 +342,9 @@ def segment_payloads(*, types: tuple[str, ...] | None = None) -> st.SearchStrate
             elif message["event"] in ECOMMERCE_EVENTS:
                 properties["products"] = [_product(draw) for _ in range(draw(st.integers(0, 3)))]
                 properties["order_id"] = draw(_ids())
-                properties["total"] = float(draw(st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False)))
+                properties["total"] = float(
+                    draw(st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False))
+                )
             properties["currency"] = draw(st.sampled_from(["USD", "EUR", "gbp"]))
             message["properties"] = properties
         elif kind in ("page", "screen"):
@@ -329,14 +357,20 @@ def segment_payloads(*, types: tuple[str, ...] | None = None) -> st.SearchStrate
                 message["groupId"] = draw(_ids())
         else:
             message["previousId"] = draw(_ids())
-        message["context"] = draw(
-            st.sampled_from(
-                [
-                    {"library": {"name": "analytics.js", "version": "2.0"}, "page": {"url": "https://shop.example.com/"}},
-                    {"app": {"name": "Shop", "version": "4.2"}, "os": {"name": "iOS"}},
-                    {"library": {"name": "analytics-python", "version": "2.3"}},
-                    {},
-                ]
+        # A fresh copy each time: callers may mutate what they get.
+        message["context"] = copy.deepcopy(
+            draw(
+                st.sampled_from(
+                    [
+                        {
+                            "library": {"name": "analytics.js", "version": "2.0"},
+                            "page": {"url": "https://shop.example.com/"},
+                        },
+                        {"app": {"name": "Shop", "version": "4.2"}, "os": {"name": "iOS"}},
+                        {"library": {"name": "analytics-python", "version": "2.3"}},
+                        {},
+                    ]
+                )
             )
         )
         return message

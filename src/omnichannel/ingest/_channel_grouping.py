@@ -34,14 +34,16 @@ _SOCIAL_MEDIUMS = frozenset(
 _REFERRAL_MEDIUMS = frozenset({"referral", "app", "link"})
 _EMAIL_WORDS = frozenset({"email", "e-mail", "e_mail", "e mail"})
 
-# Search engines recognised in a referrer, by the label before the public suffix.
+# Search engines recognised in a referrer, by the label before the public suffix,
+# when what stands before it is only a search front door (www.google.co.uk,
+# search.yahoo.com), not another service of the same company (groups.google.com).
 _SEARCH_ENGINES = frozenset(
     {
-        "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ecosia", "ask",
-        "naver", "seznam", "sogou", "daum", "aol", "qwant", "startpage", "brave",
-        "so", "360", "yandex", "search",
+        "google", "bing", "yahoo", "duckduckgo", "baidu", "yandex", "ecosia", "naver",
+        "seznam", "sogou", "daum", "aol", "qwant", "startpage", "brave",
     }
 )  # fmt: skip
+_SEARCH_FRONT_DOORS = frozenset({"", "www", "m", "search", "html", "lite", "start", "cn"})
 # Second-level labels under which a country code forms the public suffix (google.co.uk).
 _SECOND_LEVEL = frozenset({"co", "com", "ne", "or", "ac", "go", "gov", "edu", "net", "org"})
 
@@ -54,7 +56,11 @@ def source_categories() -> Mapping[str, str]:
         >>> source_categories()["l.facebook.com"]
         'SOCIAL'
     """
-    text = resources.files("omnichannel.ingest").joinpath("_data/ga4_source_categories.csv").read_text("utf-8")
+    text = (
+        resources.files("omnichannel.ingest")
+        .joinpath("_data/ga4_source_categories.csv")
+        .read_text("utf-8")
+    )
     rows = csv.DictReader(io.StringIO(text))
     return {
         row["source"].strip().lower(): row["source_category"].removeprefix("SOURCE_CATEGORY_")
@@ -83,16 +89,27 @@ class UtmParameters:
         return any((self.source, self.medium, self.campaign, self.term, self.content, self.id))
 
 
+def _dimension(value: str) -> str:
+    """GA4 compares source, medium and campaign case-insensitively, trimmed."""
+    if not isinstance(value, str):
+        raise ValidationError.one("$", "type", "must be a string")
+    return value.strip().lower() or NOT_SET
+
+
 @attrs.frozen(kw_only=True)
 class TrafficSource:
-    """Where a session came from, as GA4 records it.
+    """Where a session came from, as GA4 records it (values are trimmed and lowercased).
+
+    Examples:
+        >>> TrafficSource(source="Google", medium=" CPC ", campaign="").channel_group
+        'Paid Search'
 
     .. versionadded:: 0.1.0
     """
 
-    source: str
-    medium: str
-    campaign: str
+    source: str = attrs.field(converter=_dimension)
+    medium: str = attrs.field(converter=_dimension)
+    campaign: str = attrs.field(converter=_dimension)
 
     @property
     def channel_group(self) -> str:
@@ -107,7 +124,9 @@ def utm_from_url(url: str) -> UtmParameters:
     repeated parameter wins; blank values count as absent.
 
     Examples:
-        >>> utm_from_url("https://shop.example.com/?utm_source=Newsletter&utm_medium=email&utm_campaign=spring")
+        >>> utm_from_url(
+        ...     "https://shop.example.com/?utm_source=Newsletter&utm_medium=email&utm_campaign=spring"
+        ... )
         UtmParameters(source='Newsletter', medium='email', campaign='spring', term=None, content=None, id=None, gclid=None)
 
     .. versionadded:: 0.1.0
@@ -116,7 +135,9 @@ def utm_from_url(url: str) -> UtmParameters:
         raise ValidationError.one("$.url", "type", "must be a string")
     params: dict[str, str] = {}
     for key, values in parse_qs(urlsplit(url).query, keep_blank_values=False).items():
-        params.setdefault(key.lower(), values[0].strip())
+        present = [v.strip() for v in values if v.strip()]
+        if present:
+            params.setdefault(key.lower(), present[0])
 
     def get(name: str) -> str | None:
         return params.get(name) or None
@@ -147,12 +168,15 @@ def traffic_source(*, url: str | None = None, referrer: str | None = None) -> Tr
 
     .. versionadded:: 0.1.0
     """
+    for name, value in (("url", url), ("referrer", referrer)):
+        if value is not None and not isinstance(value, str):
+            raise ValidationError.one(f"$.{name}", "type", "must be a string")
     utm = utm_from_url(url) if url else UtmParameters()
     if utm.has_campaign:
         return TrafficSource(
-            source=(utm.source or NOT_SET).lower(),
-            medium=(utm.medium or NOT_SET).lower(),
-            campaign=(utm.campaign or NOT_SET).lower(),
+            source=utm.source or NOT_SET,
+            medium=utm.medium or NOT_SET,
+            campaign=utm.campaign or NOT_SET,
         )
     if utm.gclid:
         return TrafficSource(source="google", medium="cpc", campaign=NOT_SET)
@@ -191,13 +215,18 @@ def channel_group(
 
     .. versionadded:: 0.1.0
     """
-    for name, value in (("source", source), ("medium", medium), ("campaign", campaign), ("referrer", referrer)):
+    for name, value in (
+        ("source", source),
+        ("medium", medium),
+        ("campaign", campaign),
+        ("referrer", referrer),
+    ):
         if value is not None and not isinstance(value, str):
             raise ValidationError.one(f"$.{name}", "type", "must be a string")
-    given = [v.strip() or None if v is not None else None for v in (source, medium, campaign)]
-    if any(given):
-        s, m, c = ((v or NOT_SET).lower() for v in given)
-        return _classify(s, m, c)
+    if any(v is not None and v.strip() for v in (source, medium, campaign)):
+        return TrafficSource(
+            source=source or NOT_SET, medium=medium or NOT_SET, campaign=campaign or NOT_SET
+        ).channel_group
     return traffic_source(referrer=referrer).channel_group
 
 
@@ -238,7 +267,12 @@ def _classify(source: str, medium: str, campaign: str) -> str:
         return "Audio"
     if source == "sms" or medium == "sms":
         return "SMS"
-    if medium.endswith("push") or "mobile" in medium or "notification" in medium or source == "firebase":
+    if (
+        medium.endswith("push")
+        or "mobile" in medium
+        or "notification" in medium
+        or source == "firebase"
+    ):
         return "Mobile Push Notifications"
     return "Unassigned"
 
@@ -262,9 +296,12 @@ def _search_engine(host: str) -> str | None:
         return None
     suffix = 2 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 1
     registrable = labels[-suffix - 1]
-    if registrable in _SEARCH_ENGINES and registrable != "search":
-        return registrable
-    # Google's list names some search hosts in full (cse.google.com, search.seznam.cz).
-    if source_categories().get(host) == "SEARCH":
+    # Google's list decides for the hosts it names (cse.google.com is search,
+    # groups.google.com is social); otherwise only an engine's front door counts.
+    listed = source_categories().get(host)
+    if listed is not None:
+        return registrable if listed == "SEARCH" else None
+    front = ".".join(labels[: -suffix - 1])
+    if registrable in _SEARCH_ENGINES and front in _SEARCH_FRONT_DOORS:
         return registrable
     return None

@@ -147,11 +147,16 @@ def parse_segment_batch(
             (``$.batch[3].event``).
 
     Examples:
-        >>> batch = parse_segment_batch({
-        ...     "batch": [{"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
-        ...               {"type": "track", "userId": "u1", "event": "Signed Up"}],
-        ...     "sentAt": "2024-03-05T10:00:00Z",
-        ... }, received_at=pendulum.datetime(2024, 3, 5, 10, 0, 1))
+        >>> batch = parse_segment_batch(
+        ...     {
+        ...         "batch": [
+        ...             {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+        ...             {"type": "track", "userId": "u1", "event": "Signed Up"},
+        ...         ],
+        ...         "sentAt": "2024-03-05T10:00:00Z",
+        ...     },
+        ...     received_at=pendulum.datetime(2024, 3, 5, 10, 0, 1),
+        ... )
         >>> [e.type.value for e in batch.events]
         ['identify', 'track']
 
@@ -161,11 +166,15 @@ def parse_segment_batch(
         payload = {"batch": payload}
     data, size = load(payload, max_bytes=MAX_BATCH_BYTES, what="batch")
     if not isinstance(data, dict) or not isinstance(data.get("batch"), list):
-        raise ValidationError.one("$.batch", "required", "a batch needs a 'batch' array of messages")
+        raise ValidationError.one(
+            "$.batch", "required", "a batch needs a 'batch' array of messages"
+        )
     messages: list[Any] = data["batch"]
     if len(messages) > MAX_BATCH_MESSAGES:
         raise ValidationError.one(
-            "$.batch", "too_many", f"holds {len(messages):,} messages; the limit is {MAX_BATCH_MESSAGES:,}"
+            "$.batch",
+            "too_many",
+            f"holds {len(messages):,} messages; the limit is {MAX_BATCH_MESSAGES:,}",
         )
     shared, errors = _batch_defaults(data)
     if errors:
@@ -212,7 +221,9 @@ def _batch_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], list[FieldErr
         if isinstance(sent_at, str):
             shared["sentAt"] = sent_at
         else:
-            errors.append(FieldError(path="$.sentAt", code="type", message="must be an ISO-8601 string"))
+            errors.append(
+                FieldError(path="$.sentAt", code="type", message="must be an ISO-8601 string")
+            )
     return shared, errors
 
 
@@ -263,7 +274,9 @@ def _ident(obj: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
     return _text(obj, key, path, errors)
 
 
-def _object(obj: Mapping[str, Any], key: str, path: str, errors: list[FieldError]) -> dict[str, Any]:
+def _object(
+    obj: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
+) -> dict[str, Any]:
     value = obj.get(key)
     if value is None:
         return {}
@@ -280,7 +293,9 @@ def _time(
     if value is None:
         return None
     if not isinstance(value, str):
-        _problem(errors, child(path, key), "type", f"must be an ISO-8601 string, not {_json_type(value)}")
+        _problem(
+            errors, child(path, key), "type", f"must be an ISO-8601 string, not {_json_type(value)}"
+        )
         return None
     try:
         return parse_instant(value, child(path, key))
@@ -318,9 +333,16 @@ def _read_message(
     type_name = message.get("type")
     event_type = _TYPES.get(type_name) if isinstance(type_name, str) else None
     if type_name is None:
-        _problem(errors, f"{path}.type", "required", "is required (identify, track, page, screen, group or alias)")
+        _problem(
+            errors,
+            f"{path}.type",
+            "required",
+            "is required (identify, track, page, screen, group or alias)",
+        )
     elif event_type is None:
-        _problem(errors, f"{path}.type", "unknown_type", f"{type_name!r} is not a Segment call type")
+        _problem(
+            errors, f"{path}.type", "unknown_type", f"{type_name!r} is not a Segment call type"
+        )
 
     fields: dict[str, Any] = {
         "user_id": _ident(message, "userId", path, errors),
@@ -334,7 +356,9 @@ def _read_message(
     }
     _object(message, "integrations", path, errors)
     version = message.get("version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, (int, float, str))):
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, (int, float, str))
+    ):
         _problem(errors, f"{path}.version", "type", "must be a number or a string")
     message_id = _text(message, "messageId", path, errors, max_len=MAX_MESSAGE_ID)
     name_key = "event" if event_type is EventType.TRACK else "name"
@@ -395,6 +419,10 @@ def _timestamps(
     else:
         timestamp = stated or original or received
     if timestamp is None:
+        if any(
+            message.get(k) is not None for k in ("timestamp", "originalTimestamp", "receivedAt")
+        ):
+            return None, None, None  # an unreadable timestamp was already reported
         _problem(
             errors,
             f"{path}.timestamp",
@@ -459,7 +487,9 @@ def _channel_from_context(context: Mapping[str, Any]) -> Channel | None:
         lowered = library_name.lower()
         if lowered.startswith(("analytics.js", "analytics-next", "@segment/analytics-next")):
             return Channel.WEB
-        if any(m in lowered for m in ("ios", "android", "swift", "kotlin", "react-native", "flutter")):
+        if any(
+            m in lowered for m in ("ios", "android", "swift", "kotlin", "react-native", "flutter")
+        ):
             return Channel.APP
     return None
 
@@ -498,8 +528,12 @@ def _commerce(
                     else:
                         _problem(errors, where, "type", "a product must be an object")
             else:
-                _problem(errors, child(path, "products"), "type", "must be an array of product objects")
-    ids = {key: _ident(properties, key, path, errors) for key in ("order_id", "checkout_id", "cart_id")}
+                _problem(
+                    errors, child(path, "products"), "type", "must be an array of product objects"
+                )
+    ids = {
+        key: _ident(properties, key, path, errors) for key in ("order_id", "checkout_id", "cart_id")
+    }
     coupon = _text(properties, "coupon", path, errors)
     if len(errors) > before:
         return None
@@ -514,13 +548,20 @@ def _commerce(
 
 
 def _number(
-    obj: Mapping[str, Any], key: str, path: str, errors: list[FieldError], *, minimum: int | None = None
+    obj: Mapping[str, Any],
+    key: str,
+    path: str,
+    errors: list[FieldError],
+    *,
+    minimum: int | None = None,
 ) -> int | float | None:
     value = obj.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _problem(errors, child(path, key), "type", f"must be a JSON number, not {_json_type(value)}")
+        _problem(
+            errors, child(path, key), "type", f"must be a JSON number, not {_json_type(value)}"
+        )
         return None
     if minimum is not None and value < minimum:
         _problem(errors, child(path, key), "out_of_range", f"must not be below {minimum}")
@@ -543,7 +584,9 @@ def _line_item(
     quantity = _number(product, "quantity", path, errors, minimum=0)
     if quantity is not None and quantity != int(quantity):
         _problem(errors, child(path, "quantity"), "invalid", "must be a whole number")
-    texts = {key: _text(product, key, path, errors) for key in ("name", "category", "brand", "variant")}
+    texts = {
+        key: _text(product, key, path, errors) for key in ("name", "category", "brand", "variant")
+    }
     ids = {key: _ident(product, key, path, errors) for key in ("product_id", "sku")}
     if len(errors) > before:
         return None

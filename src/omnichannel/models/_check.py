@@ -53,7 +53,13 @@ def optional_text(*, max_len: int = MAX_TEXT) -> Validator:
 def text_problem(value: object, *, max_len: int = MAX_TEXT) -> tuple[str, str] | None:
     """Return ``(code, message)`` if ``value`` is not acceptable identifier text, else None."""
     # The common case, answered by C string methods alone (this runs per field per event).
-    if type(value) is str and value and len(value) <= max_len and value.isprintable() and not value.isspace():
+    if (
+        type(value) is str
+        and value
+        and len(value) <= max_len
+        and value.isprintable()
+        and not value.isspace()
+    ):
         return None
     if not isinstance(value, str):
         return "type", f"must be a string, not {type(value).__name__}"
@@ -83,7 +89,9 @@ def aware_datetime(_instance: object, attribute: attrs.Attribute[Any], value: ob
     to_utc(value, path_of(attribute))
 
 
-def optional_aware_datetime(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def optional_aware_datetime(
+    instance: object, attribute: attrs.Attribute[Any], value: object
+) -> None:
     """Like `aware_datetime`, but None is allowed."""
     if value is not None:
         aware_datetime(instance, attribute, value)

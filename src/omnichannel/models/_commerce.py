@@ -32,8 +32,12 @@ class LineItem:
     """One product line of a cart or an order.
 
     Examples:
-        >>> item = LineItem(product_id="prd_1044", name="Merino Running Socks",
-        ...                 price=Money(amount="12.50", currency="USD"), quantity=2)
+        >>> item = LineItem(
+        ...     product_id="prd_1044",
+        ...     name="Merino Running Socks",
+        ...     price=Money(amount="12.50", currency="USD"),
+        ...     quantity=2,
+        ... )
         >>> item.key, str(item.line_total)
         ('prd_1044', '25.00 USD')
 
@@ -60,12 +64,16 @@ class LineItem:
         return None if self.price is None else self.price * self.quantity
 
 
-def _optional_money(_instance: object, attribute: attrs.Attribute[Money | None], value: object) -> None:
+def _optional_money(
+    _instance: object, attribute: attrs.Attribute[Money | None], value: object
+) -> None:
     if value is not None and not isinstance(value, Money):
         raise ValidationError.one(f"$.{attribute.name}", "type", "must be Money")
 
 
-def _items(_instance: object, attribute: attrs.Attribute[tuple[LineItem, ...]], value: object) -> None:
+def _items(
+    _instance: object, attribute: attrs.Attribute[tuple[LineItem, ...]], value: object
+) -> None:
     if not isinstance(value, tuple):
         raise ValidationError.one(f"$.{attribute.name}", "type", "must be a tuple of LineItem")
     for index, item in enumerate(value):

@@ -70,9 +70,13 @@ class Consent:
 
     Examples:
         >>> import pendulum
-        >>> c = Consent(purpose="marketing", channel="email", status="granted",
-        ...             status_at=pendulum.datetime(2024, 1, 1),
-        ...             revoke_at=pendulum.datetime(2025, 1, 1))
+        >>> c = Consent(
+        ...     purpose="marketing",
+        ...     channel="email",
+        ...     status="granted",
+        ...     status_at=pendulum.datetime(2024, 1, 1),
+        ...     revoke_at=pendulum.datetime(2025, 1, 1),
+        ... )
         >>> c.is_granted(pendulum.datetime(2024, 6, 1)), c.is_granted(pendulum.datetime(2025, 1, 1))
         (True, False)
 
@@ -83,7 +87,9 @@ class Consent:
     channel: Channel | None = attrs.field(converter=_channel)
     status: ConsentStatus = attrs.field(converter=_status)
     status_at: pendulum.DateTime = attrs.field(validator=aware_datetime)
-    revoke_at: pendulum.DateTime | None = attrs.field(default=None, validator=optional_aware_datetime)
+    revoke_at: pendulum.DateTime | None = attrs.field(
+        default=None, validator=optional_aware_datetime
+    )
     source: str | None = attrs.field(default=None, validator=optional_text())
 
     def __attrs_post_init__(self) -> None:

@@ -53,7 +53,9 @@ def _type(value: Any) -> EventType:
         return EventType(value)
     except ValueError:
         choices = ", ".join(t.value for t in EventType)
-        raise ValidationError.one("$.type", "invalid", f"must be one of {choices}; not {value!r}") from None
+        raise ValidationError.one(
+            "$.type", "invalid", f"must be one of {choices}; not {value!r}"
+        ) from None
 
 
 def _channel(value: Any) -> Channel | None:
@@ -65,12 +67,18 @@ def _channel(value: Any) -> Channel | None:
         raise ValidationError(e.under("$.channel") for e in exc.errors) from None
 
 
-def _commerce(_instance: object, _attribute: attrs.Attribute[Commerce | None], value: object) -> None:
+def _commerce(
+    _instance: object, _attribute: attrs.Attribute[Commerce | None], value: object
+) -> None:
     if value is not None and not isinstance(value, Commerce):
         raise ValidationError.one("$.commerce", "type", "must be Commerce or None")
 
 
-_CHECKED_FIELDS = ("user_id", "anonymous_id", *{n for names in REQUIRED_BY_TYPE.values() for n in names})
+_CHECKED_FIELDS = (
+    "user_id",
+    "anonymous_id",
+    *{n for names in REQUIRED_BY_TYPE.values() for n in names},
+)
 
 
 def missing_for_type(event_type: EventType, present: Mapping[str, object]) -> list[str]:
@@ -80,7 +88,11 @@ def missing_for_type(event_type: EventType, present: Mapping[str, object]) -> li
     model's own, callers translate them to their wire format.
     """
     missing = [name for name in REQUIRED_BY_TYPE.get(event_type, ()) if present.get(name) is None]
-    if present.get("user_id") is None and present.get("anonymous_id") is None and "user_id" not in missing:
+    if (
+        present.get("user_id") is None
+        and present.get("anonymous_id") is None
+        and "user_id" not in missing
+    ):
         missing.append("user_id")
     return missing
 
@@ -98,8 +110,15 @@ class Event:
     Examples:
         >>> import pendulum
         >>> at = pendulum.datetime(2024, 3, 5, 10, 19)
-        >>> e = Event(message_id="m-1", type="track", name="Order Completed", channel="web",
-        ...           user_id="usr_48213", timestamp=at, received_at=at)
+        >>> e = Event(
+        ...     message_id="m-1",
+        ...     type="track",
+        ...     name="Order Completed",
+        ...     channel="web",
+        ...     user_id="usr_48213",
+        ...     timestamp=at,
+        ...     received_at=at,
+        ... )
         >>> e.type, e.channel
         (<EventType.TRACK: 'track'>, Channel('web'))
 
@@ -125,9 +144,15 @@ class Event:
 
     def __attrs_post_init__(self) -> None:
         store_utc(self, "timestamp", "received_at", "sent_at")
-        missing = missing_for_type(self.type, {name: getattr(self, name) for name in _CHECKED_FIELDS})
+        missing = missing_for_type(
+            self.type, {name: getattr(self, name) for name in _CHECKED_FIELDS}
+        )
         if missing:
             raise ValidationError(
-                FieldError(path=f"$.{name}", code="required", message=f"a {self.type.value} event needs {name}")
+                FieldError(
+                    path=f"$.{name}",
+                    code="required",
+                    message=f"a {self.type.value} event needs {name}",
+                )
                 for name in missing
             )

@@ -39,9 +39,7 @@ def normalize_email(value: str, path: str = "$.value") -> str:
     return email
 
 
-def normalize_phone(
-    value: str, *, default_region: str | None = None, path: str = "$.value"
-) -> str:
+def normalize_phone(value: str, *, default_region: str | None = None, path: str = "$.value") -> str:
     """Return a phone number in E.164 form (``+4915123456789``).
 
     Numbers without a country code need ``default_region`` (ISO 3166 alpha-2);

@@ -90,7 +90,10 @@ class Money:
     def from_json_number(cls, value: float | int, currency: str) -> Money:
         """Build Money from a JSON number exactly as it was written (``19.99``, not its binary neighbour)."""
         # repr() of a float is the shortest text that reads back to it: what the sender wrote.
-        return cls(amount=Decimal(repr(value)) if isinstance(value, float) else Decimal(value), currency=currency)
+        return cls(
+            amount=Decimal(repr(value)) if isinstance(value, float) else Decimal(value),
+            currency=currency,
+        )
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
@@ -98,7 +101,9 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if self.currency != other.currency:
             raise ValidationError.one(
-                "$.currency", "currency_mismatch", f"cannot combine {self.currency} and {other.currency}"
+                "$.currency",
+                "currency_mismatch",
+                f"cannot combine {self.currency} and {other.currency}",
             )
 
     def __add__(self, other: Money) -> Money:

@@ -30,7 +30,9 @@ def _known_zone(name: str) -> bool:
 
 def _time_zone(_instance: object, _attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not _known_zone(value):
-        raise ValidationError.one("$.time_zone", "invalid", f"{value!r} is not an IANA time zone name")
+        raise ValidationError.one(
+            "$.time_zone", "invalid", f"{value!r} is not an IANA time zone name"
+        )
 
 
 def _locale(value: Any) -> str | None:
@@ -38,7 +40,9 @@ def _locale(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _LOCALE.fullmatch(value.strip()):
-        raise ValidationError.one("$.locale", "invalid", f"{value!r} is not a locale tag like 'en-US'")
+        raise ValidationError.one(
+            "$.locale", "invalid", f"{value!r} is not a locale tag like 'en-US'"
+        )
     parts = value.strip().replace("_", "-").split("-")
     head, rest = parts[0].lower(), parts[1:]
     return "-".join([head, *(p.upper() if len(p) == 2 else p for p in rest)])
@@ -70,8 +74,13 @@ class Profile:
     Examples:
         >>> import pendulum
         >>> at = pendulum.datetime(2024, 3, 5)
-        >>> p = Profile(id="p-1", created_at=at, updated_at=at, time_zone="Europe/Berlin",
-        ...             identities={Identity(kind="email", value="Ann@Example.com")})
+        >>> p = Profile(
+        ...     id="p-1",
+        ...     created_at=at,
+        ...     updated_at=at,
+        ...     time_zone="Europe/Berlin",
+        ...     identities={Identity(kind="email", value="Ann@Example.com")},
+        ... )
         >>> [str(i) for i in p.identities_of("email")]
         ['email:ann@example.com']
 
@@ -90,7 +99,9 @@ class Profile:
     def __attrs_post_init__(self) -> None:
         store_utc(self, "created_at", "updated_at")
         if self.updated_at < self.created_at:
-            raise ValidationError.one("$.updated_at", "out_of_range", "must not be before created_at")
+            raise ValidationError.one(
+                "$.updated_at", "out_of_range", "must not be before created_at"
+            )
 
     def identities_of(self, kind: IdentityKind | str) -> list[Identity]:
         """Return this person's identifiers of one kind, sorted by value."""
