@@ -288,7 +288,7 @@ def test_traffic_source_rejects_non_strings(kwargs, path):
 
 def test_utm_from_url_blank_first_value_does_not_block_later_ones():
     """A repeated parameter whose first value is blank takes the first non-blank value."""
-    assert "b" == utm_from_url("https://x/?utm_source=%20&utm_source=b").source
+    assert utm_from_url("https://x/?utm_source=%20&utm_source=b").source == "b"
 
 
 # --- §1/§2: whole-value equality and the source-category list ---------------------------------

@@ -53,7 +53,7 @@ def test_equal_profiles_serialize_identically(profile):
         id=profile.id,
         created_at=profile.created_at,
         updated_at=profile.updated_at,
-        identities=frozenset(reversed(sorted(profile.identities))),
+        identities=frozenset(sorted(profile.identities, reverse=True)),
         traits=profile.traits,
         consents=profile.consents,
         time_zone=profile.time_zone,
@@ -66,10 +66,11 @@ def test_datetimes_and_money_wire_format():
     """Datetimes travel as ISO-8601 UTC with Z; amounts as decimal strings."""
     at = pendulum.datetime(2024, 3, 5, 11, 0, 0, 123456, tz="Europe/Berlin")
     consent = Consent(purpose="marketing", channel="email", status="granted", status_at=at)
-    assert "2024-03-05T10:00:00.123456Z" == converter.unstructure(consent)["status_at"]
-    assert {"amount": "19.99", "currency": "EUR"} == converter.unstructure(
-        Money(amount="19.99", currency="EUR")
-    )
+    assert converter.unstructure(consent)["status_at"] == "2024-03-05T10:00:00.123456Z"
+    assert converter.unstructure(Money(amount="19.99", currency="EUR")) == {
+        "amount": "19.99",
+        "currency": "EUR",
+    }
 
 
 def test_structure_accepts_offsets_and_datetimes():
@@ -116,7 +117,7 @@ def test_structure_reports_missing_fields():
     """A missing required field is reported as required, at its path."""
     with pytest.raises(ValidationError) as excinfo:
         converter.structure({"currency": "USD"}, Money)
-    assert [("$.amount", "required")] == [(e.path, e.code) for e in excinfo.value.errors]
+    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$.amount", "required")]
 
 
 def test_structure_rejects_wrong_container_types():
@@ -125,7 +126,7 @@ def test_structure_rejects_wrong_container_types():
         converter.structure(["not", "a", "profile"], Profile)
     with pytest.raises(ValidationError) as excinfo:
         converter.structure({"amount": "1", "currency": "USD"}, Decimal)
-    assert "$" == excinfo.value.errors[0].path
+    assert excinfo.value.errors[0].path == "$"
 
 
 @given(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnichannel import Channel, Event, EventType, Money, ValidationError, converter
+from omnichannel import Channel, Event, EventType, FieldError, Money, ValidationError, converter
 from omnichannel._time import parse_timestamp
 from omnichannel.ingest import (
     MAX_BATCH_MESSAGES,
@@ -24,6 +24,7 @@ from support import conformance_dir, load_json, segment_samples
 
 SAMPLES = segment_samples()
 SAMPLE_IDS = [p.stem for p in SAMPLES]
+SAMPLE_PAYLOADS = [load_json(p) for p in SAMPLES]
 
 #: Every machine code the parser may use; a new one must be documented in docs/errors.md.
 KNOWN_CODES = {
@@ -56,7 +57,7 @@ def _errors(payload: Any, **kwargs: Any) -> list[tuple[str, str]]:
 def test_all_twenty_samples_are_present():
     """The shared conformance folder holds the 20 sample payloads the issue names."""
     conformance_dir("segment-spec")
-    assert 20 == len(SAMPLES)
+    assert len(SAMPLES) == 20
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=SAMPLE_IDS)
@@ -82,8 +83,8 @@ def test_skew_correction_with_a_fast_device_clock():
     """Sample 19's device clock runs 95 s fast; the corrected time is receivedAt minus transit."""
     event = parse_segment(_sample("19-screen"))
     assert pendulum.datetime(2024, 3, 10, 10, 0, 0, 240000) == event.timestamp
-    assert Channel.APP == event.channel
-    assert "Order History" == event.name
+    assert event.channel == Channel.APP
+    assert event.name == "Order History"
 
 
 def test_skew_correction_matches_the_spec_worked_example():
@@ -117,12 +118,12 @@ def test_order_completed_is_typed_and_consistent():
     commerce = parse_segment(_sample("16-track-order-completed")).commerce
     assert commerce is not None
     usd = lambda amount: Money(amount=amount, currency="USD")  # noqa: E731
-    assert ("Order Completed", "ord_7731", "chk_5520", "WELCOME10") == (
+    assert (
         commerce.event,
         commerce.order_id,
         commerce.checkout_id,
         commerce.coupon,
-    )
+    ) == ("Order Completed", "ord_7731", "chk_5520", "WELCOME10")
     assert (usd("104.95"), usd("118.34"), usd("104.95"), usd("4.99"), usd("8.4"), usd("10")) == (
         commerce.subtotal,
         commerce.total,
@@ -196,23 +197,23 @@ def test_legacy_ecommerce_names_become_v2():
     event = parse_segment(
         {**MINIMAL, "event": "Completed Order", "properties": {"order_id": "o1", "total": 3}}
     )
-    assert "Order Completed" == event.name
-    assert "Order Completed" == event.commerce.event
+    assert event.name == "Order Completed"
+    assert event.commerce.event == "Order Completed"
 
 
 def test_currency_defaults_to_usd_and_is_normalised():
     """Segment assumes USD without a currency; codes are upper-cased."""
     assert (
-        "USD"
-        == parse_segment(
+        parse_segment(
             {**MINIMAL, "event": "Order Completed", "properties": {"total": 1}}
         ).commerce.currency
+        == "USD"
     )
     assert (
-        "EUR"
-        == parse_segment(
+        parse_segment(
             {**MINIMAL, "event": "Order Completed", "properties": {"total": 1, "currency": "eur"}}
         ).commerce.currency
+        == "EUR"
     )
 
 
@@ -254,8 +255,8 @@ def test_missing_message_id_is_derived_from_content():
 
 def test_integer_ids_are_stringified():
     """Numeric ids (as some libraries send) become strings; booleans do not count as ids."""
-    assert "42" == parse_segment({**MINIMAL, "userId": 42}).user_id
-    assert [("$.userId", "type")] == _errors({**MINIMAL, "userId": True, "anonymousId": "a"})
+    assert parse_segment({**MINIMAL, "userId": 42}).user_id == "42"
+    assert _errors({**MINIMAL, "userId": True, "anonymousId": "a"}) == [("$.userId", "type")]
 
 
 def test_parsing_copies_the_callers_mapping():
@@ -263,7 +264,7 @@ def test_parsing_copies_the_callers_mapping():
     payload = copy.deepcopy({**MINIMAL, "properties": {"plan": "pro"}})
     event = parse_segment(payload)
     payload["properties"]["plan"] = "free"
-    assert "pro" == event.properties["plan"]
+    assert event.properties["plan"] == "pro"
 
 
 # --- bad input -------------------------------------------------------------------------
@@ -366,14 +367,14 @@ def test_whole_number_quantity_floats_are_accepted():
     event = parse_segment(
         {**MINIMAL, "event": "Cart Viewed", "properties": {"products": [{"quantity": 2.0}]}}
     )
-    assert 2 == event.commerce.items[0].quantity
+    assert event.commerce.items[0].quantity == 2
 
 
 def test_oversize_message_is_rejected_before_parsing():
     """Over 32 KB serialized is rejected, for text and for mappings alike."""
     big = {**MINIMAL, "properties": {"blob": "x" * (32 * 1024)}}
-    assert [("$", "too_large")] == _errors(big)
-    assert [("$", "too_large")] == _errors(json.dumps(big))
+    assert _errors(big) == [("$", "too_large")]
+    assert _errors(json.dumps(big)) == [("$", "too_large")]
 
 
 @pytest.mark.parametrize(
@@ -425,31 +426,32 @@ def test_batch_applies_shared_context_and_sent_at():
         received_at=pendulum.datetime(2024, 3, 5, 10, 0, 1),
     )
     first, second = batch.events
-    assert (Channel.WEB, Channel.APP) == (first.channel, second.channel)
+    assert (first.channel, second.channel) == (Channel.WEB, Channel.APP)
     assert pendulum.datetime(2024, 3, 5, 9, 59, 56) == first.timestamp
-    assert {"library": {"name": "analytics.js"}, "app": {"name": "Shop"}} == second.context
-    assert () == batch.errors
+    assert second.context == {"library": {"name": "analytics.js"}, "app": {"name": "Shop"}}
+    assert batch.errors == ()
 
 
 def test_batch_accepts_a_bare_list():
     """A JSON array of messages is a batch too."""
-    assert 2 == len(parse_segment_batch([MINIMAL, MINIMAL]).events)
+    assert len(parse_segment_batch([MINIMAL, MINIMAL]).events) == 2
 
 
 def test_bad_message_rejects_the_whole_batch_by_default():
     """One bad message means nothing from the batch is returned; paths are rooted at the batch."""
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [MINIMAL, {**MINIMAL, "event": None}, "x"]})
-    assert [("$.batch[1].event", "required"), ("$.batch[2]", "type")] == [
-        (e.path, e.code) for e in excinfo.value.errors
+    assert [(e.path, e.code) for e in excinfo.value.errors] == [
+        ("$.batch[1].event", "required"),
+        ("$.batch[2]", "type"),
     ]
 
 
 def test_partial_batch_keeps_good_messages():
     """With partial=True the good messages come back beside the problems of the rest."""
     result = parse_segment_batch({"batch": [MINIMAL, {**MINIMAL, "type": "nope"}]}, partial=True)
-    assert 1 == len(result.events)
-    assert [("$.batch[1].type", "unknown_type")] == [(e.path, e.code) for e in result.errors]
+    assert len(result.events) == 1
+    assert [(e.path, e.code) for e in result.errors] == [("$.batch[1].type", "unknown_type")]
 
 
 def test_batch_limits():
@@ -457,17 +459,17 @@ def test_batch_limits():
     tiny = {"type": "page", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"}
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [tiny] * (MAX_BATCH_MESSAGES + 1)})
-    assert [("$.batch", "too_many")] == [(e.path, e.code) for e in excinfo.value.errors]
+    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$.batch", "too_many")]
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [{**tiny, "properties": {"x": "y" * 30_000}}] * 20})
-    assert [("$", "too_large")] == [(e.path, e.code) for e in excinfo.value.errors]
+    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$", "too_large")]
     result = parse_segment_batch(
         {"batch": [tiny, {**tiny, "properties": {"x": "y" * 40_000}}]}, partial=True
     )
-    assert (1, [("$.batch[1]", "too_large")]) == (
+    assert (
         len(result.events),
         [(e.path, e.code) for e in result.errors],
-    )
+    ) == (1, [("$.batch[1]", "too_large")])
 
 
 @pytest.mark.parametrize(
@@ -541,8 +543,8 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @st.composite
 def mutated_payloads(draw: st.DrawFn) -> Any:
     """A real payload (a sample or a generated one) with a few hostile edits."""
-    if SAMPLES and draw(st.booleans()):
-        message = copy.deepcopy(load_json(draw(st.sampled_from(SAMPLES))))
+    if SAMPLE_PAYLOADS and draw(st.booleans()):
+        message = copy.deepcopy(draw(st.sampled_from(SAMPLE_PAYLOADS)))
     else:
         message = copy.deepcopy(draw(segment_payloads()))
     for _ in range(draw(st.integers(1, 4))):
@@ -585,13 +587,16 @@ def mutated_payloads(draw: st.DrawFn) -> Any:
 @given(mutated_payloads())
 def test_mutated_payloads_only_ever_raise_validation_error(payload):
     """10,000 hostile edits of real payloads: the parser returns an Event or raises ValidationError, never anything else."""
+    problems: tuple[FieldError, ...] = ()
+    event = None
     try:
         event = parse_segment(payload)
     except ValidationError as exc:
-        assert exc.errors
-        for error in exc.errors:
-            assert error.path.startswith("$")
-            assert error.code in KNOWN_CODES, error
+        problems = exc.errors
+    if event is None:
+        assert problems
+        assert [
+            e for e in problems if not e.path.startswith("$") or e.code not in KNOWN_CODES
+        ] == []
     else:
-        assert isinstance(event, Event)
         assert event.user_id or event.anonymous_id

@@ -63,7 +63,7 @@ def _refuse_overflow(text: str) -> float:
 
 
 def check_tree(value: Any, path: str = "$", *, max_depth: int = MAX_DEPTH) -> list[FieldError]:
-    """Return every reason ``value`` is not plain, finite, valid-Unicode JSON within ``max_depth``."""
+    """Return every reason ``value`` is not plain, finite, valid-Unicode JSON of bounded depth."""
     errors: list[FieldError] = []
     # Iterative, so a hostile depth cannot blow the Python stack.
     stack: list[tuple[Any, str, int]] = [(value, path, 1)]
@@ -149,7 +149,7 @@ def _encodes(text: str) -> bool:
 def load(
     raw: str | bytes | bytearray | Mapping[str, Any], *, max_bytes: int, what: str = "message"
 ) -> tuple[Any, int]:
-    """Return ``(plain JSON value, serialized size in bytes)`` for text or an already-parsed mapping.
+    """Return ``(plain JSON value, size in bytes)`` for JSON text or an already-parsed mapping.
 
     A mapping is serialized and parsed back, so the result never shares mutable
     state with the caller and every value in it is plain JSON (keys that are

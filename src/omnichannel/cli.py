@@ -97,10 +97,9 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
                     events.extend(parse_segment_batch(text).events)
                 else:
                     events.append(parse_segment(text))
-            except ValidationError as exc:
+            except ValidationError as exc:  # noqa: PERF203 - one report per bad message
                 bad += 1
-                for error in exc.errors:
-                    out.write(f"{where}: {error}\n")
+                out.writelines(f"{where}: {error}\n" for error in exc.errors)
     if not args.quiet and events:
         _summary(events, out)
     out.write(f"{len(events)} valid event(s), {bad} rejected message(s)\n")

@@ -68,7 +68,11 @@ _ZONES = (
 )  # fmt: skip
 _ID_CHARS = string.ascii_letters + string.digits + "-_.:"
 
+# Every factory below is cached: building a strategy (and describing its
+# lambdas) costs far more than drawing from it, and composites draw often.
 
+
+@functools.cache
 def timestamps(
     *, min_year: int = 2000, max_year: int = 2100
 ) -> st.SearchStrategy[pendulum.DateTime]:
@@ -80,19 +84,28 @@ def timestamps(
     ).map(to_utc)
 
 
+def _not_blank(text: str) -> bool:
+    return text.strip() != ""
+
+
+def _printable_not_blank(text: str) -> bool:
+    return text.strip() != "" and text.isprintable()
+
+
+@functools.cache
 def _ids(min_size: int = 1, max_size: int = 24) -> st.SearchStrategy[str]:
-    return st.text(_ID_CHARS, min_size=min_size, max_size=max_size).filter(
-        lambda s: s.strip() != ""
-    )
+    return st.text(_ID_CHARS, min_size=min_size, max_size=max_size).filter(_not_blank)
 
 
+@functools.cache
 def _names() -> st.SearchStrategy[str]:
     """Printable, non-blank text such as event or product names (Unicode included)."""
     return st.text(
         st.characters(codec="utf-8", categories=["L", "N", "P", "Zs", "S"]), min_size=1, max_size=30
-    ).filter(lambda s: s.strip() != "" and s.isprintable())
+    ).filter(_printable_not_blank)
 
 
+@functools.cache
 def json_values(*, max_leaves: int = 12) -> st.SearchStrategy[JSONValue]:
     """Plain JSON values: finite numbers, valid Unicode, string keys."""
     scalars = (
@@ -111,11 +124,13 @@ def json_values(*, max_leaves: int = 12) -> st.SearchStrategy[JSONValue]:
     )
 
 
+@functools.cache
 def json_objects(*, max_leaves: int = 12) -> st.SearchStrategy[dict[str, JSONValue]]:
     """JSON objects such as properties, traits or context."""
     return st.dictionaries(st.text(max_size=10), json_values(max_leaves=max_leaves), max_size=5)
 
 
+@functools.cache
 def channels(*, custom: bool = True) -> st.SearchStrategy[Channel]:
     """Built-in channels, and (with ``custom``) names plugins might add."""
     known = st.sampled_from(Channel.known()).map(Channel)
@@ -137,6 +152,7 @@ def _example_phones() -> tuple[str, ...]:
     return tuple(numbers)
 
 
+@functools.cache
 def _emails() -> st.SearchStrategy[str]:
     local = st.text(string.ascii_letters + string.digits + "._+-", min_size=1, max_size=16)
     domain = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=10)
@@ -145,6 +161,7 @@ def _emails() -> st.SearchStrategy[str]:
     return st.builds(lambda pad, lo, do, t: f"{pad}{lo}@{do}.{t}{pad}", spaces, local, domain, tld)
 
 
+@functools.cache
 def identities(*, kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[Identity]:
     """Identities of the built-in kinds (or of ``kinds``), with realistic raw values."""
     chosen = kinds or (*IdentityKind.known(), "crm_id")
@@ -161,6 +178,7 @@ def identities(*, kinds: tuple[str, ...] | None = None) -> st.SearchStrategy[Ide
     return st.sampled_from(chosen).flatmap(build)
 
 
+@functools.cache
 def money(*, currencies: tuple[str, ...] | None = None) -> st.SearchStrategy[Money]:
     """Non-negative amounts with up to 2 decimals, in real currencies."""
     amounts = st.decimals(min_value=0, max_value=Decimal("99999.99"), places=2, allow_nan=False)
@@ -168,6 +186,7 @@ def money(*, currencies: tuple[str, ...] | None = None) -> st.SearchStrategy[Mon
     return st.builds(lambda a, c: Money(amount=a, currency=c), amounts, codes)
 
 
+@functools.cache
 def line_items(*, currency: str | None = None) -> st.SearchStrategy[LineItem]:
     """Cart and order lines."""
     price = money(currencies=(currency,) if currency else None)
@@ -184,6 +203,7 @@ def line_items(*, currency: str | None = None) -> st.SearchStrategy[LineItem]:
     )
 
 
+@functools.cache
 def commerce() -> st.SearchStrategy[Commerce]:
     """Typed e-commerce readings in one currency."""
 
@@ -210,6 +230,7 @@ def commerce() -> st.SearchStrategy[Commerce]:
     return st.sampled_from(["USD", "EUR", "GBP", "JPY"]).flatmap(build)
 
 
+@functools.cache
 def consents() -> st.SearchStrategy[Consent]:
     """Consents for a few purposes, with and without a revoke time."""
 
@@ -234,6 +255,7 @@ def consents() -> st.SearchStrategy[Consent]:
     return build()
 
 
+@functools.cache
 def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[Event]:
     """Valid events of every call type, with e-commerce readings on some track calls."""
 
@@ -246,10 +268,10 @@ def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[E
         name: str | None = None
         body: dict[str, Any] = {}
         if event_type is EventType.TRACK:
-            name = draw(st.sampled_from(sorted(ECOMMERCE_EVENTS)) | _names())
-            body["commerce"] = draw(
-                st.none() | commerce().map(lambda c: attrs.evolve(c, event=name))
-            )
+            track_name = draw(st.sampled_from(sorted(ECOMMERCE_EVENTS)) | _names())
+            reading = draw(st.none() | commerce())
+            body["commerce"] = None if reading is None else attrs.evolve(reading, event=track_name)
+            name = track_name
         elif event_type in (EventType.PAGE, EventType.SCREEN):
             name = draw(st.none() | _names())
             body["category"] = draw(st.none() | _names())
@@ -280,6 +302,7 @@ def events(*, types: tuple[EventType, ...] | None = None) -> st.SearchStrategy[E
     return build()
 
 
+@functools.cache
 def profiles() -> st.SearchStrategy[Profile]:
     """Unified profiles with identities, traits, consents, time zones and locales."""
 
@@ -317,6 +340,7 @@ def _product(draw: st.DrawFn) -> dict[str, Any]:
     return product
 
 
+@functools.cache
 def segment_payloads(*, types: tuple[str, ...] | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """Valid Segment Spec messages, as a host app receives them (camelCase JSON objects)."""
 

@@ -17,7 +17,7 @@ __all__ = ["JSONObject", "JSONValue"]
 if TYPE_CHECKING:
     #: Any value JSON can carry (after ``json.loads``).
     JSONValue: TypeAlias = Union[  # noqa: UP007 (mypy reads the recursive alias best this way)
-        None, bool, int, float, str, list["JSONValue"], Mapping[str, "JSONValue"]
+        bool, int, float, str, list["JSONValue"], Mapping[str, "JSONValue"], None
     ]
 else:
     # At run time the recursive alias would have to be resolved in every module

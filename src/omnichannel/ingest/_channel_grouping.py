@@ -124,10 +124,9 @@ def utm_from_url(url: str) -> UtmParameters:
     repeated parameter wins; blank values count as absent.
 
     Examples:
-        >>> utm_from_url(
-        ...     "https://shop.example.com/?utm_source=Newsletter&utm_medium=email&utm_campaign=spring"
-        ... )
-        UtmParameters(source='Newsletter', medium='email', campaign='spring', term=None, content=None, id=None, gclid=None)
+        >>> utm = utm_from_url("https://shop.example.com/?utm_source=Newsletter&utm_medium=email")
+        >>> utm.source, utm.medium, utm.campaign
+        ('Newsletter', 'email', None)
 
     .. versionadded:: 0.1.0
     """

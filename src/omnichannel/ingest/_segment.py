@@ -414,6 +414,7 @@ def _timestamps(
     original = _time(message, "originalTimestamp", path, errors) or stated
     sent_at = _time(message, "sentAt", path, errors)
     received = _time(message, "receivedAt", path, errors) or received_default
+    timestamp: dt.datetime | None
     if received is not None and sent_at is not None and original is not None:
         timestamp = received - (sent_at - original)
     else:
@@ -444,7 +445,7 @@ def _channel(
     path: str,
     errors: list[FieldError],
 ) -> Channel | None:
-    """Say on which channel the event happened: stated, else implied by its name, else by context."""
+    """Say on which channel the event happened: stated, else implied by name, else by context."""
     segment_words: list[Channel | None] = []
     for where, holder in (("channel", message), ("context.channel", context)):
         stated = holder.get("channel")
@@ -531,19 +532,27 @@ def _commerce(
                 _problem(
                     errors, child(path, "products"), "type", "must be an array of product objects"
                 )
-    ids = {
-        key: _ident(properties, key, path, errors) for key in ("order_id", "checkout_id", "cart_id")
-    }
+    order_id, checkout_id, cart_id = (
+        _ident(properties, key, path, errors) for key in ("order_id", "checkout_id", "cart_id")
+    )
     coupon = _text(properties, "coupon", path, errors)
     if len(errors) > before:
         return None
     return Commerce(
         event=name,
         currency=currency,
+        order_id=order_id,
+        checkout_id=checkout_id,
+        cart_id=cart_id,
         coupon=coupon,
         items=tuple(item for item in items if item is not None),
-        **ids,
-        **money,
+        revenue=money["revenue"],
+        total=money["total"],
+        subtotal=money["subtotal"],
+        shipping=money["shipping"],
+        tax=money["tax"],
+        discount=money["discount"],
+        value=money["value"],
     )
 
 

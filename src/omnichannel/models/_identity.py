@@ -60,7 +60,7 @@ def normalize_phone(value: str, *, default_region: str | None = None, path: str 
     except phonenumbers.NumberParseException as exc:
         hint = "" if default_region else " (no country code: pass default_region)"
         raise ValidationError.one(
-            path, "invalid", f"{value!r} is not a phone number{hint}: {exc._msg}"
+            path, "invalid", f"{value!r} is not a phone number{hint}: {exc}"
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError.one(path, "invalid", f"{value!r} is not a valid phone number")

@@ -1,0 +1,94 @@
+"""The omnichannel command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omnichannel.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-session.jsonl"
+
+
+def test_validate_reports_the_example_session(capsys):
+    """The example session validates and its summary counts people, types, channels and orders."""
+    assert main(["validate", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "20 valid event(s), 0 rejected message(s)" in out
+    assert "orders: 1 (118.34 USD)" in out
+    assert "channels: web 17" in out
+
+
+def test_validate_names_problems_with_file_line_and_path(tmp_path, capsys):
+    """Each bad line is reported as file:line: path: message [code], and the exit status is 1."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"type": "track", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"})
+        + "\n\n"
+        + json.dumps({"type": "page", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"})
+        + "\n"
+    )
+    assert main(["validate", "--quiet", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:1: $.event: is required for a track call [required]\n" in out
+    assert "1 valid event(s), 1 rejected message(s)" in out
+    assert "people" not in out
+
+
+def test_validate_reads_a_json_batch(tmp_path, capsys):
+    """A .json file holding a batch is read as a batch."""
+    batch = tmp_path / "batch.json"
+    message = {
+        "type": "track",
+        "event": "Signed Up",
+        "userId": "u",
+        "timestamp": "2024-01-01T00:00:00Z",
+    }
+    batch.write_text(json.dumps({"batch": [message, message]}))
+    assert main(["validate", str(batch)]) == 0
+    assert "2 valid event(s)" in capsys.readouterr().out
+
+
+def test_validate_missing_file_is_a_usage_error(tmp_path, capsys):
+    """A file that does not exist is exit status 2."""
+    assert main(["validate", str(tmp_path / "nope.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--source", "google", "--medium", "cpc"], "Paid Search\n"),
+        (["--referrer", "https://l.facebook.com/"], "Organic Social\n"),
+        (
+            ["--url", "https://s.example/?utm_source=newsletter&utm_medium=email"],
+            "Email\tnewsletter / email / (not set)\n",
+        ),
+        ([], "Direct\n"),
+    ],
+)
+def test_channel_group_command(args, expected, capsys):
+    """channel-group prints the GA4 group (and, for a URL, the derived source / medium / campaign)."""
+    assert main(["channel-group", *args]) == 0
+    assert expected == capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    """Without a command the help is shown."""
+    assert main([]) == 0
+    assert "validate" in capsys.readouterr().out
+
+
+def test_module_entry_point_runs():
+    """python -m omnichannel works, as the README says."""
+    out = subprocess.run(
+        [sys.executable, "-m", "omnichannel", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("omnichannel ")
