@@ -46,11 +46,17 @@ def measure(repeat: int, rounds: int) -> dict[str, float]:
         in_batch += 1
     batch = json.dumps({"batch": dicts[:in_batch]}).encode()
     count = len(payloads)
-    results: dict[str, list[float]] = {"json.loads": [], "parse_segment(bytes)": [], "parse_segment(dict)": []}
+    results: dict[str, list[float]] = {
+        "json.loads": [],
+        "parse_segment(bytes)": [],
+        "parse_segment(dict)": [],
+    }
     batch_rates: list[float] = []
     for _ in range(rounds):
         results["json.loads"] += _rate(lambda: [json.loads(p) for p in payloads], count, 1)
-        results["parse_segment(bytes)"] += _rate(lambda: [parse_segment(p) for p in payloads], count, 1)
+        results["parse_segment(bytes)"] += _rate(
+            lambda: [parse_segment(p) for p in payloads], count, 1
+        )
         results["parse_segment(dict)"] += _rate(lambda: [parse_segment(d) for d in dicts], count, 1)
         batch_rates += _rate(lambda: parse_segment_batch(batch), in_batch, 1)
     medians = {name: statistics.median(rates) for name, rates in results.items()}
@@ -61,12 +67,15 @@ def measure(repeat: int, rounds: int) -> dict[str, float]:
 def main() -> None:
     """Print the table and the ratio the issue asks for."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=250, help="copies of the 20 samples per round")
+    parser.add_argument("--repeat", type=int, default=250, help="copies of the samples per round")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     medians = measure(args.repeat, args.rounds)
     base = medians["json.loads"]
-    print(f"ingest benchmark: {len(_payloads())} Segment sample payloads x {args.repeat}, median of {args.rounds} rounds")
+    print(
+        f"ingest benchmark: {len(_payloads())} Segment sample payloads x {args.repeat},"
+        f" median of {args.rounds} rounds"
+    )
     print(f"{'what':<30}{'payloads/s':>14}{'cost vs json.loads':>22}")
     for name, rate in medians.items():
         print(f"{name:<30}{rate:>14,.0f}{base / rate:>21.2f}x")

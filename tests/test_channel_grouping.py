@@ -137,7 +137,7 @@ def test_rule_table_covers_all_19_channels():
     expected = CHANNELS
     actual = {case[3] for case in RULE_CASES}
     assert expected == actual
-    assert len(actual) == 19
+    assert 19 == len(actual)
 
 
 # --- §2: consequences of the order ------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_traffic_source_rejects_non_strings(kwargs, path):
 
 def test_utm_from_url_blank_first_value_does_not_block_later_ones():
     """A repeated parameter whose first value is blank takes the first non-blank value."""
-    assert utm_from_url("https://x/?utm_source=%20&utm_source=b").source == "b"
+    assert "b" == utm_from_url("https://x/?utm_source=%20&utm_source=b").source
 
 
 # --- §1/§2: whole-value equality and the source-category list ---------------------------------
@@ -729,3 +729,18 @@ def test_classification_ignores_ascii_case(source, medium, campaign):
             campaign=_recase(campaign, method),
         )
         assert expected == actual
+
+
+@pytest.mark.parametrize(
+    ("referrer", "expected"),
+    [("http://[::1", "Direct"), ("http://localhost:8000/", "Referral"), ("   ", "Direct")],
+)
+def test_odd_referrers(referrer, expected):
+    """Unparsable referrers count as none; single-label hosts are plain referrals."""
+    assert expected == channel_group(referrer=referrer)
+
+
+def test_traffic_source_fields_must_be_text():
+    """A TrafficSource built with a non-string field is a validation error."""
+    with pytest.raises(omnichannel.ValidationError):
+        TrafficSource(source=5, medium="cpc", campaign="x")  # type: ignore[arg-type]

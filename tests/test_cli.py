@@ -16,7 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop-session.jsonl
 
 def test_validate_reports_the_example_session(capsys):
     """The example session validates and its summary counts people, types, channels and orders."""
-    assert main(["validate", str(EXAMPLE)]) == 0
+    assert 0 == main(["validate", str(EXAMPLE)])
     out = capsys.readouterr().out
     assert "20 valid event(s), 0 rejected message(s)" in out
     assert "orders: 1 (118.34 USD)" in out
@@ -32,7 +32,7 @@ def test_validate_names_problems_with_file_line_and_path(tmp_path, capsys):
         + json.dumps({"type": "page", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"})
         + "\n"
     )
-    assert main(["validate", "--quiet", str(bad)]) == 1
+    assert 1 == main(["validate", "--quiet", str(bad)])
     out = capsys.readouterr().out
     assert f"{bad}:1: $.event: is required for a track call [required]\n" in out
     assert "1 valid event(s), 1 rejected message(s)" in out
@@ -49,13 +49,13 @@ def test_validate_reads_a_json_batch(tmp_path, capsys):
         "timestamp": "2024-01-01T00:00:00Z",
     }
     batch.write_text(json.dumps({"batch": [message, message]}))
-    assert main(["validate", str(batch)]) == 0
+    assert 0 == main(["validate", str(batch)])
     assert "2 valid event(s)" in capsys.readouterr().out
 
 
 def test_validate_missing_file_is_a_usage_error(tmp_path, capsys):
     """A file that does not exist is exit status 2."""
-    assert main(["validate", str(tmp_path / "nope.jsonl")]) == 2
+    assert 2 == main(["validate", str(tmp_path / "nope.jsonl")])
     assert "no such file" in capsys.readouterr().out
 
 
@@ -73,13 +73,13 @@ def test_validate_missing_file_is_a_usage_error(tmp_path, capsys):
 )
 def test_channel_group_command(args, expected, capsys):
     """channel-group prints the GA4 group (and, for a URL, the derived source / medium / campaign)."""
-    assert main(["channel-group", *args]) == 0
+    assert 0 == main(["channel-group", *args])
     assert expected == capsys.readouterr().out
 
 
 def test_no_command_prints_help(capsys):
     """Without a command the help is shown."""
-    assert main([]) == 0
+    assert 0 == main([])
     assert "validate" in capsys.readouterr().out
 
 

@@ -66,11 +66,11 @@ def test_datetimes_and_money_wire_format():
     """Datetimes travel as ISO-8601 UTC with Z; amounts as decimal strings."""
     at = pendulum.datetime(2024, 3, 5, 11, 0, 0, 123456, tz="Europe/Berlin")
     consent = Consent(purpose="marketing", channel="email", status="granted", status_at=at)
-    assert converter.unstructure(consent)["status_at"] == "2024-03-05T10:00:00.123456Z"
-    assert converter.unstructure(Money(amount="19.99", currency="EUR")) == {
+    assert "2024-03-05T10:00:00.123456Z" == converter.unstructure(consent)["status_at"]
+    assert {
         "amount": "19.99",
         "currency": "EUR",
-    }
+    } == converter.unstructure(Money(amount="19.99", currency="EUR"))
 
 
 def test_structure_accepts_offsets_and_datetimes():
@@ -117,7 +117,7 @@ def test_structure_reports_missing_fields():
     """A missing required field is reported as required, at its path."""
     with pytest.raises(ValidationError) as excinfo:
         converter.structure({"currency": "USD"}, Money)
-    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$.amount", "required")]
+    assert [("$.amount", "required")] == [(e.path, e.code) for e in excinfo.value.errors]
 
 
 def test_structure_rejects_wrong_container_types():
@@ -126,7 +126,7 @@ def test_structure_rejects_wrong_container_types():
         converter.structure(["not", "a", "profile"], Profile)
     with pytest.raises(ValidationError) as excinfo:
         converter.structure({"amount": "1", "currency": "USD"}, Decimal)
-    assert excinfo.value.errors[0].path == "$"
+    assert "$" == excinfo.value.errors[0].path
 
 
 @given(
@@ -142,3 +142,13 @@ def test_structure_of_garbage_only_raises_validation_error(garbage):
     """Whatever the input, structuring an Event succeeds or raises ValidationError."""
     with pytest.raises(ValidationError):
         converter.structure(garbage, Event)
+
+
+def test_timestamps_without_offset_are_utc_and_non_datetimes_are_rejected():
+    """An ISO string without offset is read as UTC; a non-datetime is a type error."""
+    from omnichannel._time import parse_timestamp, to_utc
+
+    assert pendulum.datetime(2024, 3, 5, 10) == parse_timestamp("2024-03-05T10:00:00")
+    with pytest.raises(ValidationError) as excinfo:
+        to_utc("2024-03-05", "$.at")  # type: ignore[arg-type]
+    assert [("$.at", "type")] == [(e.path, e.code) for e in excinfo.value.errors]

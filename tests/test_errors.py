@@ -23,8 +23,8 @@ def test_validation_error_lists_every_problem():
         ]
     )
     assert (
-        str(err)
-        == "2 validation errors\n  $.a: must be a string [type]\n  $.b: is required [required]"
+        "2 validation errors\n  $.a: must be a string [type]\n  $.b: is required [required]"
+        == str(err)
     )
 
 
@@ -37,5 +37,5 @@ def test_validation_error_needs_a_problem():
 def test_field_error_reroots_under_a_prefix():
     """An error found inside a nested value is reported at its full path."""
     inner = FieldError(path="$.price", code="type", message="x")
-    assert inner.under("$.batch[2]").path == "$.batch[2].price"
-    assert FieldError(path="$", code="type", message="x").under("$.batch[2]").path == "$.batch[2]"
+    assert "$.batch[2].price" == inner.under("$.batch[2]").path
+    assert "$.batch[2]" == FieldError(path="$", code="type", message="x").under("$.batch[2]").path

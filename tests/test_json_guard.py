@@ -57,18 +57,18 @@ def test_text_problems_are_located(raw, expected):
 
 def test_high_surrogate_pairs_are_fine():
     """A correctly paired surrogate escape is an ordinary character."""
-    assert load('{"a": "\\ud83d\\ude00"}', max_bytes=LIMIT)[0] == {"a": "\U0001f600"}
+    assert {"a": "\U0001f600"} == load('{"a": "\\ud83d\\ude00"}', max_bytes=LIMIT)[0]
 
 
 def test_lone_surrogate_in_python_text_is_rejected():
     """A Python str holding a lone surrogate cannot be UTF-8, so it is rejected."""
-    assert _codes('{"a": "\ud800"}') == [("$", "invalid_unicode")]
+    assert [("$", "invalid_unicode")] == _codes('{"a": "\ud800"}')
 
 
 def test_size_limit_counts_utf8_bytes():
     """The limit is on serialized UTF-8 bytes, checked before parsing."""
-    assert _codes('{"a": "' + "é" * LIMIT + '"}') == [("$", "too_large")]
-    assert _codes({"a": "x" * LIMIT}) == [("$", "too_large")]
+    assert [("$", "too_large")] == _codes('{"a": "' + "é" * LIMIT + '"}')
+    assert [("$", "too_large")] == _codes({"a": "x" * LIMIT})
 
 
 def test_nesting_beyond_the_limit_is_rejected():
@@ -76,49 +76,49 @@ def test_nesting_beyond_the_limit_is_rejected():
     deep_ok = "[" * MAX_DEPTH + "]" * MAX_DEPTH
     assert load(deep_ok, max_bytes=LIMIT)[0] is not None
     too_deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
-    assert tuple({code for _, code in _codes(too_deep)}) == ("too_deep",)
+    assert ("too_deep",) == tuple({code for _, code in _codes(too_deep)})
     very_deep = "[" * 20_000 + "]" * 20_000
-    assert _codes(very_deep, max_bytes=10**6) == [("$", "too_deep")]
+    assert [("$", "too_deep")] == _codes(very_deep, max_bytes=10**6)
     nested: list[object] = []
     for _ in range(MAX_DEPTH + 5):
         nested = [nested]
-    assert _codes({"a": nested})[0][1] == "too_deep"
+    assert "too_deep" == _codes({"a": nested})[0][1]
 
 
 def test_mapping_problems_are_located():
     """Non-JSON Python values in a mapping are reported at their paths."""
-    assert _codes({"when": dt.datetime(2024, 1, 1)}) == [("$.when", "type")]  # noqa: DTZ001
-    assert _codes({"a": [1, float("inf")]}) == [("$.a[1]", "not_finite")]
-    assert _codes({"s": "\udc80"}) == [("$.s", "invalid_unicode")]
-    assert _codes({(1, 2): "tuple key"}) == [("$", "type")]
-    assert _codes({"\udc80": 1}) == [("$", "invalid_unicode")]
+    assert [("$.when", "type")] == _codes({"when": dt.datetime(2024, 1, 1)})  # noqa: DTZ001
+    assert [("$.a[1]", "not_finite")] == _codes({"a": [1, float("inf")]})
+    assert [("$.s", "invalid_unicode")] == _codes({"s": "\udc80"})
+    assert [("$", "type")] == _codes({(1, 2): "tuple key"})
+    assert [("$", "invalid_unicode")] == _codes({"\udc80": 1})
 
 
 def test_mapping_with_cycle_is_rejected():
     """A self-referencing mapping is reported (as too deep) instead of recursing forever."""
     loop: dict[str, object] = {}
     loop["self"] = loop
-    assert _codes(loop)[0][1] == "too_deep"
+    assert "too_deep" == _codes(loop)[0][1]
 
 
 def test_json_like_keys_and_mappings_follow_json_dumps():
     """Number keys become strings and any Mapping serializes, as json.dumps would."""
     from types import MappingProxyType
 
-    assert load({1: "a", "x": MappingProxyType({"y": 1})}, max_bytes=LIMIT)[0] == {
+    assert {
         "1": "a",
         "x": {"y": 1},
-    }
+    } == load({1: "a", "x": MappingProxyType({"y": 1})}, max_bytes=LIMIT)[0]
 
 
 def test_wrong_top_level_type():
     """Only text, bytes or a mapping can be a message."""
-    assert _codes(42) == [("$", "type")]
+    assert [("$", "type")] == _codes(42)
 
 
 def test_check_tree_reports_non_string_keys_and_values():
     """The exact walk names every offending place."""
-    assert [(e.path, e.code) for e in check_tree({object(): 1, "b": {1, 2}})] == [
+    assert [
         ("$", "type"),
         ("$.b", "type"),
-    ]
+    ] == [(e.path, e.code) for e in check_tree({object(): 1, "b": {1, 2}})]

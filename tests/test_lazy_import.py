@@ -18,10 +18,10 @@ def _modules_after(statement: str) -> set[str]:
 def test_core_import_pulls_in_no_io_libraries():
     """The top-level import loads no HTTP client, database driver, SQL compiler or test library."""
     loaded = _modules_after("import omnichannel")
-    assert [m for m in FORBIDDEN if m in loaded] == []
+    assert [] == [m for m in FORBIDDEN if m in loaded]
 
 
 def test_ingest_import_pulls_in_no_io_libraries():
     """The ingest package is pure too: parsing needs no I/O library."""
     loaded = _modules_after("import omnichannel.ingest")
-    assert [m for m in FORBIDDEN if m in loaded] == []
+    assert [] == [m for m in FORBIDDEN if m in loaded]

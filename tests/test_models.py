@@ -39,7 +39,7 @@ def _codes(excinfo: pytest.ExceptionInfo[ValidationError]) -> list[tuple[str, st
 def test_channel_is_an_open_normalised_set():
     """Built-in channels are constants; other names are allowed and lowercased."""
     assert Channel.SMS == Channel("  SMS ") == "sms"
-    assert repr(Channel.SMS) == "Channel('sms')"
+    assert "Channel('sms')" == repr(Channel.SMS)
     assert Channel("kiosk").is_known is False
     assert Channel.STORE.is_known is True
     assert "web" in Channel.known()
@@ -50,14 +50,14 @@ def test_channel_rejects_bad_names(bad):
     """A channel name outside [a-z][a-z0-9_]{0,31} is a ValidationError."""
     with pytest.raises(ValidationError) as excinfo:
         Channel(bad)
-    assert _codes(excinfo) == [("$", "invalid")]
+    assert [("$", "invalid")] == _codes(excinfo)
 
 
 def test_channel_rejects_non_strings():
     """A non-string channel is a type error, not a crash."""
     with pytest.raises(ValidationError) as excinfo:
         Channel(3)  # type: ignore[arg-type]
-    assert _codes(excinfo) == [("$", "type")]
+    assert [("$", "type")] == _codes(excinfo)
 
 
 def test_identity_kinds_include_the_built_ins():
@@ -106,14 +106,14 @@ def test_email_rejects_non_addresses(bad):
     """Text that is not an address is rejected with the value's path."""
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="email", value=bad)
-    assert excinfo.value.errors[0].path == "$.value"
+    assert "$.value" == excinfo.value.errors[0].path
 
 
 def test_email_rejects_overlong_addresses():
     """An address over 254 characters cannot be delivered, so it is rejected."""
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="email", value="a" * 250 + "@example.com")
-    assert _codes(excinfo) == [("$.value", "too_long")]
+    assert [("$.value", "too_long")] == _codes(excinfo)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_phone_rejects_what_it_cannot_place(bad):
     """A number without country code (and no region) or an invalid number is rejected."""
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="phone", value=bad)
-    assert _codes(excinfo)[0] == ("$.value", "invalid")
+    assert ("$.value", "invalid") == _codes(excinfo)[0]
 
 
 def test_phone_hint_names_default_region():
@@ -146,14 +146,14 @@ def test_phone_hint_names_default_region():
 
 def test_opaque_identities_are_trimmed_and_bounded():
     """User ids and custom kinds keep their case but lose outer whitespace."""
-    assert Identity(kind="user_id", value="  AbC-1 ").value == "AbC-1"
-    assert str(Identity(kind="crm_contact", value="42")).replace("crm_contact", "crm") == "crm:42"
+    assert "AbC-1" == Identity(kind="user_id", value="  AbC-1 ").value
+    assert "crm:42" == str(Identity(kind="crm_contact", value="42")).replace("crm_contact", "crm")
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="device_id", value="   ")
-    assert _codes(excinfo) == [("$.value", "empty")]
+    assert [("$.value", "empty")] == _codes(excinfo)
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="push_token", value="x" * 513)
-    assert _codes(excinfo) == [("$.value", "too_long")]
+    assert [("$.value", "too_long")] == _codes(excinfo)
 
 
 def test_identity_kind_errors_name_the_kind_field():
@@ -164,7 +164,7 @@ def test_identity_kind_errors_name_the_kind_field():
     ):
         with pytest.raises(ValidationError) as excinfo:
             build()
-        assert _codes(excinfo) == [("$.kind", "invalid")]
+        assert [("$.kind", "invalid")] == _codes(excinfo)
 
 
 @given(identities())
@@ -180,7 +180,7 @@ def test_money_refuses_floats():
     """Floats are never accepted for money: they cannot hold 0.10 exactly."""
     with pytest.raises(ValidationError) as excinfo:
         Money(amount=0.1, currency="USD")  # type: ignore[arg-type]
-    assert _codes(excinfo) == [("$.amount", "type")]
+    assert [("$.amount", "type")] == _codes(excinfo)
 
 
 @pytest.mark.parametrize(
@@ -218,10 +218,10 @@ def test_money_arithmetic_is_exact_and_currency_safe():
     assert Money(amount="-0.10", currency="EUR") == -a
     assert Money(amount="0.00", currency="EUR") == a - a
     assert Money(amount="0.30", currency="EUR") == 3 * a == a * Decimal(3)
-    assert str(a) == "0.10 EUR"
+    assert "0.10 EUR" == str(a)
     with pytest.raises(ValidationError) as excinfo:
         _ = a + Money(amount="1", currency="USD")
-    assert _codes(excinfo) == [("$.currency", "currency_mismatch")]
+    assert [("$.currency", "currency_mismatch")] == _codes(excinfo)
     with pytest.raises(TypeError):
         _ = a + 1  # type: ignore[operator]
     with pytest.raises(TypeError):
@@ -247,9 +247,9 @@ def test_money_from_json_integer():
 def test_line_item_key_and_total():
     """A line is identified by product id, else SKU, else name; its total is price x quantity."""
     price = Money(amount="12.50", currency="USD")
-    assert LineItem(product_id="p1", sku="s", name="n").key == "p1"
-    assert LineItem(sku="s", name="n").key == "s"
-    assert LineItem(name="n").key == "n"
+    assert "p1" == LineItem(product_id="p1", sku="s", name="n").key
+    assert "s" == LineItem(sku="s", name="n").key
+    assert "n" == LineItem(name="n").key
     assert Money(amount="25.00", currency="USD") == LineItem(price=price, quantity=2).line_total
     assert LineItem().line_total is None
 
@@ -312,12 +312,12 @@ def test_consent_grants_only_inside_its_window():
         status_at=AT,
         revoke_at=AT.add(days=30),
     )
-    assert (
+    assert (False, True, True, False) == (
         c.is_granted(AT.subtract(seconds=1)),
         c.is_granted(AT),
         c.is_granted(AT.add(days=30).subtract(microseconds=1)),
         c.is_granted(AT.add(days=30)),
-    ) == (False, True, True, False)
+    )
 
 
 @pytest.mark.parametrize("status", [ConsentStatus.DENIED, ConsentStatus.REVOKED])
@@ -331,13 +331,13 @@ def test_consent_applies_to_its_purpose_and_channel():
     """A channel-less consent speaks for every channel; otherwise only for its own."""
     everywhere = Consent(purpose="marketing", channel=None, status="granted", status_at=AT)
     email = Consent(purpose="marketing", channel="email", status="granted", status_at=AT)
-    assert (
+    assert (True, True, True, False, False) == (
         everywhere.applies_to("marketing", "sms"),
         email.applies_to("marketing", Channel.EMAIL),
         email.applies_to("marketing", "email"),
         email.applies_to("marketing", "sms"),
         email.applies_to("analytics", "email"),
-    ) == (True, True, True, False, False)
+    )
 
 
 @pytest.mark.parametrize(
@@ -371,7 +371,7 @@ def test_consent_times_are_stored_in_utc():
     berlin = pendulum.datetime(2024, 3, 5, 11, 0, tz="Europe/Berlin")
     c = Consent(purpose="marketing", channel=None, status="granted", status_at=berlin)
     assert pendulum.datetime(2024, 3, 5, 10, 0) == c.status_at
-    assert c.status_at.timezone_name == "UTC"
+    assert "UTC" == c.status_at.timezone_name
 
 
 @given(consents(), timestamps())
@@ -406,16 +406,16 @@ def test_profile_consent_latest_answer_wins():
         purpose="marketing", channel="sms", status="granted", status_at=AT.add(days=2)
     )
     profile = _profile(consents=[regranted, revoked])
-    assert (
+    assert (False, True) == (
         profile.consent("marketing", "sms", AT.add(days=1)),
         profile.consent("marketing", "sms", AT.add(days=3)),
-    ) == (False, True)
+    )
 
 
 def test_profile_normalises_locale_and_checks_time_zone():
     """Locales become ll-RR; time zones must be IANA names."""
-    assert _profile(locale="en_us").locale == "en-US"
-    assert _profile(locale="PT-br").locale == "pt-BR"
+    assert "en-US" == _profile(locale="en_us").locale
+    assert "pt-BR" == _profile(locale="PT-br").locale
     assert _profile().locale is None
     for kwargs, path in (
         ({"locale": "english!"}, "$.locale"),
@@ -447,7 +447,7 @@ def test_profile_cannot_be_updated_before_it_was_created():
     """updated_at before created_at is a contradiction."""
     with pytest.raises(ValidationError) as excinfo:
         Profile(id="p", created_at=AT, updated_at=AT.subtract(seconds=1))
-    assert _codes(excinfo) == [("$.updated_at", "out_of_range")]
+    assert [("$.updated_at", "out_of_range")] == _codes(excinfo)
 
 
 # --- event -----------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def test_event_types_and_times():
     tokyo = pendulum.datetime(2024, 3, 5, 19, 0, tz="Asia/Tokyo")
     e = _event(type="page", name=None, timestamp=tokyo, sent_at=tokyo)
     assert (EventType.PAGE, pendulum.datetime(2024, 3, 5, 10, 0)) == (e.type, e.timestamp)
-    assert e.sent_at.timezone_name == "UTC"
+    assert "UTC" == e.sent_at.timezone_name
 
 
 def test_event_is_hashable_despite_json_fields():
@@ -505,3 +505,20 @@ def test_event_is_hashable_despite_json_fields():
     a, b = _event(properties={"x": 1}), _event(properties={"x": 2})
     assert hash(a) == hash(b)
     assert a != b
+
+
+def test_names_with_joiners_are_printable_enough():
+    """Format characters such as the emoji zero-width joiner are allowed; control characters are not."""
+    assert (
+        "Family \U0001f468\u200d\U0001f469\u200d\U0001f467"
+        == LineItem(name="Family \U0001f468\u200d\U0001f469\u200d\U0001f467").name
+    )
+    with pytest.raises(ValidationError):
+        LineItem(name="tab\there")
+
+
+def test_blank_phone_is_empty():
+    """An empty phone value is reported as empty, not as unparsable."""
+    with pytest.raises(ValidationError) as excinfo:
+        Identity(kind="phone", value=" ")
+    assert [("$.value", "empty")] == _codes(excinfo)

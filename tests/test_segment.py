@@ -57,7 +57,7 @@ def _errors(payload: Any, **kwargs: Any) -> list[tuple[str, str]]:
 def test_all_twenty_samples_are_present():
     """The shared conformance folder holds the 20 sample payloads the issue names."""
     conformance_dir("segment-spec")
-    assert len(SAMPLES) == 20
+    assert 20 == len(SAMPLES)
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=SAMPLE_IDS)
@@ -84,7 +84,7 @@ def test_skew_correction_with_a_fast_device_clock():
     event = parse_segment(_sample("19-screen"))
     assert pendulum.datetime(2024, 3, 10, 10, 0, 0, 240000) == event.timestamp
     assert event.channel == Channel.APP
-    assert event.name == "Order History"
+    assert "Order History" == event.name
 
 
 def test_skew_correction_matches_the_spec_worked_example():
@@ -118,12 +118,12 @@ def test_order_completed_is_typed_and_consistent():
     commerce = parse_segment(_sample("16-track-order-completed")).commerce
     assert commerce is not None
     usd = lambda amount: Money(amount=amount, currency="USD")  # noqa: E731
-    assert (
+    assert ("Order Completed", "ord_7731", "chk_5520", "WELCOME10") == (
         commerce.event,
         commerce.order_id,
         commerce.checkout_id,
         commerce.coupon,
-    ) == ("Order Completed", "ord_7731", "chk_5520", "WELCOME10")
+    )
     assert (usd("104.95"), usd("118.34"), usd("104.95"), usd("4.99"), usd("8.4"), usd("10")) == (
         commerce.subtotal,
         commerce.total,
@@ -197,23 +197,23 @@ def test_legacy_ecommerce_names_become_v2():
     event = parse_segment(
         {**MINIMAL, "event": "Completed Order", "properties": {"order_id": "o1", "total": 3}}
     )
-    assert event.name == "Order Completed"
-    assert event.commerce.event == "Order Completed"
+    assert "Order Completed" == event.name
+    assert "Order Completed" == event.commerce.event
 
 
 def test_currency_defaults_to_usd_and_is_normalised():
     """Segment assumes USD without a currency; codes are upper-cased."""
     assert (
-        parse_segment(
+        "USD"
+        == parse_segment(
             {**MINIMAL, "event": "Order Completed", "properties": {"total": 1}}
         ).commerce.currency
-        == "USD"
     )
     assert (
-        parse_segment(
+        "EUR"
+        == parse_segment(
             {**MINIMAL, "event": "Order Completed", "properties": {"total": 1, "currency": "eur"}}
         ).commerce.currency
-        == "EUR"
     )
 
 
@@ -255,8 +255,8 @@ def test_missing_message_id_is_derived_from_content():
 
 def test_integer_ids_are_stringified():
     """Numeric ids (as some libraries send) become strings; booleans do not count as ids."""
-    assert parse_segment({**MINIMAL, "userId": 42}).user_id == "42"
-    assert _errors({**MINIMAL, "userId": True, "anonymousId": "a"}) == [("$.userId", "type")]
+    assert "42" == parse_segment({**MINIMAL, "userId": 42}).user_id
+    assert [("$.userId", "type")] == _errors({**MINIMAL, "userId": True, "anonymousId": "a"})
 
 
 def test_parsing_copies_the_callers_mapping():
@@ -264,7 +264,7 @@ def test_parsing_copies_the_callers_mapping():
     payload = copy.deepcopy({**MINIMAL, "properties": {"plan": "pro"}})
     event = parse_segment(payload)
     payload["properties"]["plan"] = "free"
-    assert event.properties["plan"] == "pro"
+    assert "pro" == event.properties["plan"]
 
 
 # --- bad input -------------------------------------------------------------------------
@@ -367,14 +367,14 @@ def test_whole_number_quantity_floats_are_accepted():
     event = parse_segment(
         {**MINIMAL, "event": "Cart Viewed", "properties": {"products": [{"quantity": 2.0}]}}
     )
-    assert event.commerce.items[0].quantity == 2
+    assert 2 == event.commerce.items[0].quantity
 
 
 def test_oversize_message_is_rejected_before_parsing():
     """Over 32 KB serialized is rejected, for text and for mappings alike."""
     big = {**MINIMAL, "properties": {"blob": "x" * (32 * 1024)}}
-    assert _errors(big) == [("$", "too_large")]
-    assert _errors(json.dumps(big)) == [("$", "too_large")]
+    assert [("$", "too_large")] == _errors(big)
+    assert [("$", "too_large")] == _errors(json.dumps(big))
 
 
 @pytest.mark.parametrize(
@@ -428,30 +428,30 @@ def test_batch_applies_shared_context_and_sent_at():
     first, second = batch.events
     assert (first.channel, second.channel) == (Channel.WEB, Channel.APP)
     assert pendulum.datetime(2024, 3, 5, 9, 59, 56) == first.timestamp
-    assert second.context == {"library": {"name": "analytics.js"}, "app": {"name": "Shop"}}
-    assert batch.errors == ()
+    assert {"library": {"name": "analytics.js"}, "app": {"name": "Shop"}} == second.context
+    assert () == batch.errors
 
 
 def test_batch_accepts_a_bare_list():
     """A JSON array of messages is a batch too."""
-    assert len(parse_segment_batch([MINIMAL, MINIMAL]).events) == 2
+    assert 2 == len(parse_segment_batch([MINIMAL, MINIMAL]).events)
 
 
 def test_bad_message_rejects_the_whole_batch_by_default():
     """One bad message means nothing from the batch is returned; paths are rooted at the batch."""
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [MINIMAL, {**MINIMAL, "event": None}, "x"]})
-    assert [(e.path, e.code) for e in excinfo.value.errors] == [
+    assert [
         ("$.batch[1].event", "required"),
         ("$.batch[2]", "type"),
-    ]
+    ] == [(e.path, e.code) for e in excinfo.value.errors]
 
 
 def test_partial_batch_keeps_good_messages():
     """With partial=True the good messages come back beside the problems of the rest."""
     result = parse_segment_batch({"batch": [MINIMAL, {**MINIMAL, "type": "nope"}]}, partial=True)
-    assert len(result.events) == 1
-    assert [(e.path, e.code) for e in result.errors] == [("$.batch[1].type", "unknown_type")]
+    assert 1 == len(result.events)
+    assert [("$.batch[1].type", "unknown_type")] == [(e.path, e.code) for e in result.errors]
 
 
 def test_batch_limits():
@@ -459,17 +459,17 @@ def test_batch_limits():
     tiny = {"type": "page", "userId": "u", "timestamp": "2024-01-01T00:00:00Z"}
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [tiny] * (MAX_BATCH_MESSAGES + 1)})
-    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$.batch", "too_many")]
+    assert [("$.batch", "too_many")] == [(e.path, e.code) for e in excinfo.value.errors]
     with pytest.raises(ValidationError) as excinfo:
         parse_segment_batch({"batch": [{**tiny, "properties": {"x": "y" * 30_000}}] * 20})
-    assert [(e.path, e.code) for e in excinfo.value.errors] == [("$", "too_large")]
+    assert [("$", "too_large")] == [(e.path, e.code) for e in excinfo.value.errors]
     result = parse_segment_batch(
         {"batch": [tiny, {**tiny, "properties": {"x": "y" * 40_000}}]}, partial=True
     )
-    assert (
+    assert (1, [("$.batch[1]", "too_large")]) == (
         len(result.events),
         [(e.path, e.code) for e in result.errors],
-    ) == (1, [("$.batch[1]", "too_large")])
+    )
 
 
 @pytest.mark.parametrize(
@@ -595,8 +595,8 @@ def test_mutated_payloads_only_ever_raise_validation_error(payload):
         problems = exc.errors
     if event is None:
         assert problems
-        assert [
+        assert [] == [
             e for e in problems if not e.path.startswith("$") or e.code not in KNOWN_CODES
-        ] == []
+        ]
     else:
         assert event.user_id or event.anonymous_id

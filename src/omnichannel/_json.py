@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from omnichannel._jsonpath import child
@@ -25,6 +25,8 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 _KEY_TYPES = (str, int, float, bool, type(None))
+# What to say if json.dumps fails where the exact walk sees nothing wrong (not known to happen).
+_UNSERIALIZABLE = FieldError(path="$", code="type", message="is not JSON-serializable")
 _INF = math.inf
 
 
@@ -170,7 +172,7 @@ def load(
             data = text.encode("utf-8")
         except (TypeError, ValueError, RecursionError):
             # Only the exact walk can say where; it finds something for every failure.
-            raise ValidationError(check_tree(raw) or _unserializable()) from None
+            raise ValidationError(check_tree(raw) or [_UNSERIALIZABLE]) from None
     elif isinstance(raw, (bytes, bytearray)):
         data = bytes(raw)
     elif isinstance(raw, str):
@@ -225,19 +227,3 @@ def _plain_mapping(value: object) -> dict[Any, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(type(value).__name__)
-
-
-def _unserializable() -> list[
-    FieldError
-]:  # pragma: no cover - check_tree finds every dumps failure
-    return [FieldError(path="$", code="type", message="is not JSON-serializable")]
-
-
-def is_object(value: Any) -> bool:
-    """Say whether ``value`` is a JSON object (a mapping, not a list or scalar)."""
-    return isinstance(value, Mapping)
-
-
-def is_array(value: Any) -> bool:
-    """Say whether ``value`` is a JSON array."""
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
