@@ -1,0 +1,557 @@
+"""Profile state as folds over a person's events, in canonical order.
+
+Each reducer turns (its state, one event) into its next state, purely. The
+built-in ones give what the domain asks for — one cart across channels,
+orders and revenue, per-channel activity, a loyalty ledger, traits, consent —
+and host apps register their own the same way. Because state is a fold in
+canonical order (timestamp, then message id), it can always be rebuilt from
+the event history, and the same events give the same state in any arrival
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Generic, Protocol, TypeVar
+
+import attrs
+import pendulum
+
+from omnichannel._time import parse_timestamp
+from omnichannel.errors import ValidationError
+from omnichannel.models import (
+    Channel,
+    Commerce,
+    Consent,
+    ConsentStatus,
+    Event,
+    EventType,
+    Identity,
+    LineItem,
+    Money,
+)
+
+S = TypeVar("S")
+
+
+class Reducer(Protocol[S]):
+    """A pure fold step. ``name`` keys its value in `ProfileState.values`.
+
+    ``step`` receives the event's identifiers (highest priority first) for
+    reducers that care which identifier spoke (consent does).
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+
+    def initial(self) -> S:
+        """The state before any event."""
+        ...
+
+    def step(self, state: S, event: Event, identities: Sequence[Identity]) -> S:
+        """The state after ``event``."""
+        ...
+
+
+# --- activity --------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ChannelActivity:
+    """How a person used one channel."""
+
+    first_seen: pendulum.DateTime
+    last_seen: pendulum.DateTime
+    events: int
+
+
+@attrs.frozen(kw_only=True)
+class Activity:
+    """When and where a person was seen.
+
+    ``last_seen`` ignores identify calls with ``context.active == false``
+    (Segment's "update traits without changing last seen").
+    """
+
+    first_seen: pendulum.DateTime | None = None
+    last_seen: pendulum.DateTime | None = None
+    last_channel: Channel | None = None
+    events: int = 0
+    channels: Mapping[str, ChannelActivity] = attrs.field(factory=dict, hash=False)
+    time_zone: str | None = None
+    locale: str | None = None
+
+
+class ActivityReducer:
+    """First and last seen, overall and per channel, with event counts."""
+
+    name = "activity"
+
+    def initial(self) -> Activity:
+        return Activity()
+
+    def step(self, state: Activity, event: Event, identities: Sequence[Identity]) -> Activity:  # noqa: ARG002
+        at = event.timestamp
+        passive = event.type is EventType.IDENTIFY and event.context.get("active") is False
+        channels = state.channels
+        if event.channel is not None and not passive:
+            seen = channels.get(event.channel)
+            channels = {
+                **channels,
+                event.channel: ChannelActivity(
+                    first_seen=seen.first_seen if seen else at,
+                    last_seen=at,
+                    events=(seen.events if seen else 0) + 1,
+                ),
+            }
+        zone, locale = event.context.get("timezone"), event.context.get("locale")
+        return Activity(
+            first_seen=state.first_seen or at,
+            last_seen=state.last_seen if passive else at,
+            last_channel=state.last_channel if passive or event.channel is None else event.channel,
+            events=state.events + 1,
+            channels=channels,
+            time_zone=zone if isinstance(zone, str) else state.time_zone,
+            locale=locale if isinstance(locale, str) else state.locale,
+        )
+
+
+# --- traits ----------------------------------------------------------------------------
+
+
+class TraitsReducer:
+    """Traits from identify calls, last writer wins (in canonical order)."""
+
+    name = "traits"
+
+    def initial(self) -> Mapping[str, Any]:
+        return {}
+
+    def step(
+        self,
+        state: Mapping[str, Any],
+        event: Event,
+        identities: Sequence[Identity],  # noqa: ARG002
+    ) -> Mapping[str, Any]:
+        if event.type is not EventType.IDENTIFY or not event.traits:
+            return state
+        return {**state, **event.traits}
+
+
+# --- cart ------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CartLine:
+    """One product in the cart, with the channels it was added on."""
+
+    item: LineItem
+    quantity: int
+    channels: frozenset[str] = frozenset()
+    added_at: pendulum.DateTime
+
+
+@attrs.frozen(kw_only=True)
+class Cart:
+    """One cart per person, whatever channel they add on, remove on or buy on."""
+
+    lines: tuple[CartLine, ...] = ()
+    updated_at: pendulum.DateTime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Say whether nothing is in the cart."""
+        return not self.lines
+
+    @property
+    def value(self) -> Money | None:
+        """Price x quantity over priced lines (None if no line has a price)."""
+        totals = [line.item.price * line.quantity for line in self.lines if line.item.price]
+        if not totals:
+            return None
+        total = totals[0]
+        for more in totals[1:]:
+            total += more
+        return total
+
+    def quantity_of(self, key: str) -> int:
+        """How many of the product ``key`` are in the cart."""
+        return sum(line.quantity for line in self.lines if line.item.key == key)
+
+
+_ADDS = frozenset({"Product Added", "Wishlist Product Added to Cart"})
+
+
+class CartReducer:
+    """Product Added / Removed on any channel act on one cart; Order Completed takes out what was bought."""
+
+    name = "cart"
+
+    def initial(self) -> Cart:
+        return Cart()
+
+    def step(self, state: Cart, event: Event, identities: Sequence[Identity]) -> Cart:  # noqa: ARG002
+        commerce = event.commerce
+        if commerce is None:
+            return state
+        if commerce.event in _ADDS:
+            lines = list(state.lines)
+            for item in commerce.items:
+                lines = _add(lines, item, event)
+            return Cart(lines=tuple(lines), updated_at=event.timestamp)
+        if commerce.event in ("Product Removed", "Order Completed"):
+            lines = list(state.lines)
+            for item in commerce.items:
+                lines = _take(lines, item.key, item.quantity)
+            return Cart(lines=tuple(lines), updated_at=event.timestamp)
+        return state
+
+
+def _add(lines: list[CartLine], item: LineItem, event: Event) -> list[CartLine]:
+    channel = {str(event.channel)} if event.channel else set()
+    for index, line in enumerate(lines):
+        if line.item.key == item.key:
+            lines[index] = attrs.evolve(
+                line,
+                item=item if item.price is not None else line.item,
+                quantity=line.quantity + item.quantity,
+                channels=line.channels | channel,
+            )
+            return lines
+    if item.quantity > 0:
+        lines.append(CartLine(item=item, quantity=item.quantity, channels=frozenset(channel), added_at=event.timestamp))
+    return lines
+
+
+def _take(lines: list[CartLine], key: str | None, quantity: int) -> list[CartLine]:
+    kept = []
+    for line in lines:
+        if line.item.key == key and quantity > 0:
+            left = line.quantity - quantity
+            quantity = max(0, -left)
+            if left > 0:
+                kept.append(attrs.evolve(line, quantity=left))
+        else:
+            kept.append(line)
+    return kept
+
+
+# --- orders ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """One order as the profile knows it."""
+
+    order_id: str
+    amount: Money | None  # revenue (Segment: excludes shipping and tax), else total
+    total: Money | None
+    at: pendulum.DateTime
+    channel: str | None
+    status: str  # completed, refunded, cancelled
+    refunded: Money | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Orders:
+    """Orders, revenue per currency, first and last order."""
+
+    orders: Mapping[str, Order] = attrs.field(factory=dict, hash=False)
+
+    @property
+    def count(self) -> int:
+        """Orders completed and not cancelled (refunded orders still happened)."""
+        return sum(1 for o in self.orders.values() if o.status != "cancelled")
+
+    def revenue(self) -> dict[str, Money]:
+        """Net revenue per currency: completed orders minus refunds, cancelled ones excluded."""
+        totals: dict[str, Money] = {}
+        for order in self.orders.values():
+            if order.status == "cancelled" or order.amount is None:
+                continue
+            net = order.amount - order.refunded if order.refunded else order.amount
+            totals[net.currency] = totals[net.currency] + net if net.currency in totals else net
+        return totals
+
+    def average_order_value(self) -> dict[str, Money]:
+        """Net revenue per order, per currency."""
+        counts: dict[str, int] = {}
+        for order in self.orders.values():
+            if order.status != "cancelled" and order.amount is not None:
+                counts[order.amount.currency] = counts.get(order.amount.currency, 0) + 1
+        return {
+            currency: Money(amount=(total.amount / counts[currency]).quantize(Decimal("0.01")), currency=currency)
+            for currency, total in self.revenue().items()
+        }
+
+    @property
+    def first_order_at(self) -> pendulum.DateTime | None:
+        """When the first counted order was placed."""
+        times = [o.at for o in self.orders.values() if o.status != "cancelled"]
+        return min(times, default=None)
+
+    @property
+    def last_order_at(self) -> pendulum.DateTime | None:
+        """When the last counted order was placed."""
+        times = [o.at for o in self.orders.values() if o.status != "cancelled"]
+        return max(times, default=None)
+
+
+class OrdersReducer:
+    """Order Completed counts once per order id; refunds and cancellations adjust it."""
+
+    name = "orders"
+
+    def initial(self) -> Orders:
+        return Orders()
+
+    def step(self, state: Orders, event: Event, identities: Sequence[Identity]) -> Orders:  # noqa: ARG002
+        commerce = event.commerce
+        if commerce is None or commerce.event not in ("Order Completed", "Order Refunded", "Order Cancelled"):
+            return state
+        order_id = commerce.order_id or event.message_id
+        amount = commerce.revenue or commerce.total or commerce.subtotal or commerce.items_total
+        known = state.orders.get(order_id)
+        if commerce.event == "Order Completed":
+            if known is not None:
+                return state  # a resent order counts once
+            order = Order(
+                order_id=order_id,
+                amount=amount,
+                total=commerce.total,
+                at=event.timestamp,
+                channel=str(event.channel) if event.channel else None,
+                status="completed",
+            )
+        elif known is None:
+            return state  # a refund for an order this profile never saw
+        elif commerce.event == "Order Cancelled":
+            order = attrs.evolve(known, status="cancelled")
+        else:
+            order = attrs.evolve(known, status="refunded", refunded=_refunded(known, commerce))
+        return Orders(orders={**state.orders, order_id: order})
+
+
+def _refunded(order: Order, refund: Commerce) -> Money | None:
+    """How much of the order's revenue a refund gives back, in the order's own measure.
+
+    A refund stating revenue gives that back; one stating only a total gives
+    back the same share of the order's revenue (a full refund of 118.34 total
+    returns all 104.95 of revenue). Never more than the order brought in.
+    """
+    if order.amount is None:
+        return None
+    back = order.amount
+    if refund.revenue is not None and refund.revenue.currency == order.amount.currency:
+        back = refund.revenue
+    elif refund.total is not None and order.total is not None and order.total.amount > 0:
+        if refund.total.currency == order.total.currency:
+            share = min(Decimal(1), refund.total.amount / order.total.amount)
+            back = Money(amount=(order.amount.amount * share).quantize(Decimal("0.01")), currency=order.amount.currency)
+    return back if back.amount <= order.amount.amount else order.amount
+
+
+# --- loyalty ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class LedgerEntry:
+    """One movement of loyalty points; a redemption beyond the balance is kept but rejected."""
+
+    at: pendulum.DateTime
+    message_id: str
+    points: int
+    reason: str | None
+    accepted: bool
+
+
+@attrs.frozen(kw_only=True)
+class Loyalty:
+    """A points ledger whose balance is never negative."""
+
+    balance: int = 0
+    ledger: tuple[LedgerEntry, ...] = ()
+
+
+class LoyaltyReducer:
+    """``Loyalty Points Earned`` / ``Loyalty Points Redeemed`` events with a ``points`` property."""
+
+    name = "loyalty"
+
+    def initial(self) -> Loyalty:
+        return Loyalty()
+
+    def step(self, state: Loyalty, event: Event, identities: Sequence[Identity]) -> Loyalty:  # noqa: ARG002
+        if event.name not in ("Loyalty Points Earned", "Loyalty Points Redeemed"):
+            return state
+        points = event.properties.get("points")
+        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+            return state  # not a movement; the event is still kept in the history
+        delta = points if event.name == "Loyalty Points Earned" else -points
+        accepted = state.balance + delta >= 0
+        reason = event.properties.get("reason")
+        entry = LedgerEntry(
+            at=event.timestamp,
+            message_id=event.message_id,
+            points=delta,
+            reason=reason if isinstance(reason, str) else None,
+            accepted=accepted,
+        )
+        return Loyalty(balance=state.balance + delta if accepted else state.balance, ledger=(*state.ledger, entry))
+
+
+# --- consent ---------------------------------------------------------------------------
+
+_CONSENT_EVENTS = {
+    "Consent Granted": ConsentStatus.GRANTED,
+    "Consent Denied": ConsentStatus.DENIED,
+    "Consent Revoked": ConsentStatus.REVOKED,
+}
+Scope = tuple[str, str | None]  # (purpose, channel or None for every channel)
+
+
+@attrs.frozen(kw_only=True)
+class Consents:
+    """The person's current consents, one per (purpose, channel) scope.
+
+    ``groups`` keeps the answers per group of identifiers that were known to
+    be one person when they answered; groups join when a link joins them, and
+    then a denial or revocation on either side wins. Later answers replace
+    earlier ones within a group.
+    """
+
+    groups: tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...] = ()
+
+    @property
+    def records(self) -> tuple[Consent, ...]:
+        """Every current answer, across groups (what Profile.consents holds)."""
+        found = [record for _, scopes in self.groups for record in scopes.values()]
+        return tuple(sorted(found, key=lambda c: (c.purpose, str(c.channel), c.status_at)))
+
+
+class ConsentReducer:
+    """``Consent Granted/Denied/Revoked`` (properties purpose, channel, expires_at), ``Unsubscribed``."""
+
+    name = "consent"
+
+    def initial(self) -> Consents:
+        return Consents()
+
+    def step(self, state: Consents, event: Event, identities: Sequence[Identity]) -> Consents:
+        groups = _join_groups(state.groups, frozenset(identities))
+        record = _consent_of(event)
+        if record is None:
+            return state if groups == state.groups else Consents(groups=groups)
+        speaker = identities[0] if identities else None
+        updated = []
+        for members, scopes in groups:
+            if speaker is not None and speaker in members or speaker is None and not updated:
+                scopes = {**scopes, (record.purpose, record.channel): record}  # noqa: PLW2901
+            updated.append((members, scopes))
+        return Consents(groups=tuple(updated))
+
+
+def _join_groups(
+    groups: tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...],
+    identities: frozenset[Identity],
+) -> tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...]:
+    touching = [g for g in groups if g[0] & identities]
+    if len(touching) == 1 and identities <= touching[0][0]:
+        return groups
+    members = frozenset(identities).union(*(g[0] for g in touching))
+    merged: dict[Scope, Consent] = {}
+    for _, scopes in touching:
+        for scope, record in scopes.items():
+            merged[scope] = _stricter(merged.get(scope), record)
+    rest = tuple(g for g in groups if not g[0] & identities)
+    return (*rest, (members, merged))
+
+
+def _stricter(a: Consent | None, b: Consent) -> Consent:
+    """When two people's answers meet, a denial or revocation wins over a grant."""
+    if a is None:
+        return b
+    a_grants, b_grants = a.status is ConsentStatus.GRANTED, b.status is ConsentStatus.GRANTED
+    if a_grants != b_grants:
+        return b if a_grants else a
+    return b if b.status_at >= a.status_at else a
+
+
+def _consent_of(event: Event) -> Consent | None:
+    if event.name == "Unsubscribed":
+        channel = event.channel or Channel.EMAIL
+        return Consent(purpose="marketing", channel=channel, status="revoked", status_at=event.timestamp, source=event.message_id)
+    status = _CONSENT_EVENTS.get(event.name or "")
+    if status is None:
+        return None
+    purpose, channel, expires = (event.properties.get(k) for k in ("purpose", "channel", "expires_at"))
+    try:
+        return Consent(
+            purpose=purpose if isinstance(purpose, str) else "",
+            channel=channel if isinstance(channel, str) else None,
+            status=status,
+            status_at=event.timestamp,
+            revoke_at=parse_timestamp(expires) if isinstance(expires, str) else None,
+            source=event.message_id,
+        )
+    except ValidationError:
+        return None  # a malformed consent event changes nothing: never fail open
+
+
+BUILT_IN: tuple[Reducer[Any], ...] = (
+    ActivityReducer(),
+    TraitsReducer(),
+    CartReducer(),
+    OrdersReducer(),
+    LoyaltyReducer(),
+    ConsentReducer(),
+)
+
+
+@attrs.frozen(kw_only=True)
+class ProfileState(Generic[S]):
+    """Everything the reducers computed for one person, keyed by reducer name.
+
+    .. versionadded:: 0.1.0
+    """
+
+    values: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    last_key: tuple[pendulum.DateTime, str] | None = None
+
+    @property
+    def activity(self) -> Activity:
+        """First/last seen and per-channel activity."""
+        value: Activity = self.values["activity"]
+        return value
+
+    @property
+    def traits(self) -> Mapping[str, Any]:
+        """Traits from identify calls."""
+        value: Mapping[str, Any] = self.values["traits"]
+        return value
+
+    @property
+    def cart(self) -> Cart:
+        """The one cart across channels."""
+        value: Cart = self.values["cart"]
+        return value
+
+    @property
+    def orders(self) -> Orders:
+        """Orders and revenue."""
+        value: Orders = self.values["orders"]
+        return value
+
+    @property
+    def loyalty(self) -> Loyalty:
+        """Loyalty points and ledger."""
+        value: Loyalty = self.values["loyalty"]
+        return value
+
+    @property
+    def consents(self) -> Consents:
+        """Current consents."""
+        value: Consents = self.values["consent"]
+        return value
