@@ -744,3 +744,18 @@ def test_traffic_source_fields_must_be_text():
     """A TrafficSource built with a non-string field is a validation error."""
     with pytest.raises(omnichannel.ValidationError):
         TrafficSource(source=5, medium="cpc", campaign="x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("referrer", "source", "expected"),
+    [
+        ("https://www.facebook.com/", "facebook.com", "Organic Social"),
+        ("https://www.youtube.com/watch?v=1", "youtube.com", "Organic Video"),
+        ("https://www.example.net/post", "example.net", "Referral"),
+        ("https://www.co/", "www.co", "Referral"),
+    ],
+)
+def test_www_is_dropped_from_referral_sources(referrer, source, expected):
+    """Referral sources are reported without a leading www., as GA4 and Google's list write them."""
+    found = traffic_source(referrer=referrer)
+    assert (source, expected) == (found.source, found.channel_group)

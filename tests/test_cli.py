@@ -92,3 +92,19 @@ def test_module_entry_point_runs():
         check=True,
     )
     assert out.stdout.startswith("omnichannel ")
+
+
+def test_validate_tells_batches_from_messages_by_structure(tmp_path, capsys):
+    """A message that merely mentions "batch" is one message; a bare JSON array is a batch."""
+    message = {
+        "type": "track",
+        "event": "Export Run",
+        "userId": "u",
+        "timestamp": "2024-01-01T00:00:00Z",
+        "properties": {"mode": "batch"},
+    }
+    single, array = tmp_path / "one.jsonl", tmp_path / "many.json"
+    single.write_text(json.dumps(message) + "\n")
+    array.write_text(json.dumps([message, message]))
+    assert 0 == main(["validate", "--quiet", str(single), str(array)])
+    assert "3 valid event(s), 0 rejected message(s)" in capsys.readouterr().out

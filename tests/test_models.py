@@ -522,3 +522,42 @@ def test_blank_phone_is_empty():
     with pytest.raises(ValidationError) as excinfo:
         Identity(kind="phone", value=" ")
     assert [("$.value", "empty")] == _codes(excinfo)
+
+
+def test_line_and_paragraph_separators_are_not_text():
+    """C1 controls and Unicode line separators break lines like control characters do."""
+    for bad in ("a\u2028b", "a\x85b", "a\u2029b"):
+        with pytest.raises(ValidationError) as excinfo:
+            LineItem(name=bad)
+        assert [("$.name", "invalid")] == _codes(excinfo)
+
+
+def test_profile_lookups_normalise_their_arguments():
+    """Channel and kind arguments are read like everywhere else: case-insensitively."""
+    grant = Consent(purpose="marketing", channel="email", status="granted", status_at=AT)
+    email = Identity(kind="email", value="a@example.com")
+    profile = _profile(consents=[grant], identities={email})
+    assert profile.consent("marketing", "EMAIL", AT.add(days=1)) is True
+    assert [email] == profile.identities_of("EMAIL")
+
+
+def test_profile_consent_rejects_naive_times():
+    """A naive instant is a validation error, never a TypeError deep inside."""
+    grant = Consent(purpose="marketing", channel="email", status="granted", status_at=AT)
+    with pytest.raises(ValidationError) as excinfo:
+        _profile(consents=[grant]).consent("marketing", "email", dt.datetime(2024, 3, 6))  # noqa: DTZ001
+    assert [("$.at", "naive_datetime")] == _codes(excinfo)
+
+
+def test_commerce_amounts_share_its_currency():
+    """Every amount and price of a reading is in its currency; the currency is an ISO code."""
+    eur, usd = Money(amount="1", currency="EUR"), Money(amount="1", currency="USD")
+    with pytest.raises(ValidationError) as excinfo:
+        Commerce(event="Order Completed", currency="eur", total=usd, items=[LineItem(price=usd)])
+    assert [("$.total", "currency_mismatch"), ("$.items[0].price", "currency_mismatch")] == _codes(
+        excinfo
+    )
+    assert "EUR" == Commerce(event="Order Completed", currency="eur", total=eur).currency
+    with pytest.raises(ValidationError) as excinfo:
+        Commerce(event="Order Completed", currency="dollars")
+    assert [("$.currency", "unknown_currency")] == _codes(excinfo)

@@ -1,7 +1,8 @@
 """omnichannel: know each customer as one person across every channel.
 
-The top level re-exports the public names; the work lives in subpackages
-(`omnichannel.models`, `omnichannel.ingest`, ...), which load on first use.
+The top level re-exports the models, the converter and the errors; the rest
+lives in subpackages you import when you need them (`omnichannel.ingest`,
+`omnichannel.identity`, ...), so ``import omnichannel`` stays cheap.
 
 .. versionadded:: 0.1.0
 """

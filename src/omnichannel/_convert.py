@@ -2,8 +2,9 @@
 
 Datetimes travel as ISO-8601 UTC strings with a ``Z``; money amounts as
 decimal strings (never floats); enums and names as their string values.
-Structuring errors come out as one `ValidationError` listing every problem
-with its JSON path.
+Structuring errors come out as one `ValidationError` listing every field
+problem with its JSON path; checks that relate several fields (a track event
+needs a name) run once the fields themselves are valid.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ a JSON batch or JSON Lines) and reports every problem with its JSON path;
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -82,6 +83,19 @@ def _messages(path: Path) -> Iterator[tuple[str, str]]:
         yield str(path), text
 
 
+def _is_batch(text: str) -> bool:
+    """A JSON array, or an object with a ``batch`` array, is a batch; anything else one message."""
+    start = text.lstrip()[:1]
+    if start == "[":
+        return True
+    if start != "{" or '"batch"' not in text:
+        return False
+    try:
+        return isinstance(json.loads(text).get("batch"), list)
+    except ValueError:
+        return False  # parse_segment will say what is wrong with it
+
+
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
     from omnichannel.ingest import parse_segment, parse_segment_batch
 
@@ -93,7 +107,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             return 2
         for where, text in _messages(path):
             try:
-                if '"batch"' in text:
+                if _is_batch(text):
                     events.extend(parse_segment_batch(text).events)
                 else:
                     events.append(parse_segment(text))

@@ -21,7 +21,8 @@ DEFAULT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "device_id": ("context.device.id",),
     "push_token": ("context.device.token",),
     "loyalty_id": (
-        "traits.loyalty_id", "traits.loyaltyId", "properties.loyalty_id", "context.traits.loyalty_id",
+        "traits.loyalty_id", "traits.loyaltyId", "properties.loyalty_id",
+        "context.traits.loyalty_id",
     ),
 }  # fmt: skip
 
@@ -73,4 +74,7 @@ class IdentityRules:
         if len(ids) < 2:
             return []
         top = ids[0]
-        return [Link(a=top, b=other, at=event.timestamp, message_id=event.message_id) for other in ids[1:]]
+        return [
+            Link(a=top, b=other, at=event.timestamp, message_id=event.message_id)
+            for other in ids[1:]
+        ]

@@ -31,11 +31,13 @@ DEFAULT_PRIORITY = (
 )  # fmt: skip
 
 
-def _limits(value: Mapping[str, int]) -> Mapping[str, int]:
+def _limits(value: Mapping[str, object]) -> Mapping[str, int]:
     checked: dict[str, int] = {}
     for kind, limit in value.items():
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError.one(f"$.limits.{kind}", "out_of_range", "must be a whole number >= 1")
+            raise ValidationError.one(
+                f"$.limits.{kind}", "out_of_range", "must be a whole number >= 1"
+            )
         checked[str(IdentityKind(kind))] = limit
     return checked
 
@@ -143,7 +145,7 @@ class Resolution:
     log: tuple[MergeRecord, ...]
 
     def explain(self, profile_id: str) -> list[MergeRecord]:
-        """Return the log entries that shaped ``profile_id`` (merges, joins and refusals), in order."""
+        """Return the log entries that shaped ``profile_id`` (merges, joins, refusals), in order."""
         members = self.profiles.get(profile_id, frozenset())
         return [r for r in self.log if r.link.a in members or r.link.b in members]
 
@@ -214,9 +216,14 @@ def resolve(
     Examples:
         >>> import pendulum
         >>> t = pendulum.datetime(2024, 3, 5)
-        >>> anon, user = Identity(kind="anonymous_id", value="a1"), Identity(kind="user_id", value="u1")
-        >>> r = resolve(first_seen={anon: (t, "m1"), user: (t.add(hours=1), "m2")},
-        ...             links=[Link(a=anon, b=user, at=t.add(hours=1), message_id="m2")])
+        >>> anon, user = (
+        ...     Identity(kind="anonymous_id", value="a1"),
+        ...     Identity(kind="user_id", value="u1"),
+        ... )
+        >>> r = resolve(
+        ...     first_seen={anon: (t, "m1"), user: (t.add(hours=1), "m2")},
+        ...     links=[Link(a=anon, b=user, at=t.add(hours=1), message_id="m2")],
+        ... )
         >>> len(r.profiles), r.profile_of[user] == r.profile_of[anon]
         (1, True)
         >>> r.log[0].outcome
@@ -228,14 +235,14 @@ def resolve(
     components = _Components(first_seen, rules)
     apart = [(x, y) for x, y in separations if x in first_seen and y in first_seen]
     log: list[MergeRecord] = []
-    ordered = sorted(
-        links, key=lambda link: (link.key, rules.rank(link.a), rules.rank(link.b))
-    )
+    ordered = sorted(links, key=lambda link: (link.key, rules.rank(link.a), rules.rank(link.b)))
     for link in ordered:
         record = _apply(components, link, rules, apart)
         if record is not None:
             log.append(record)
-    profile_of = {identity: components.profile_id(components.find(identity)) for identity in first_seen}
+    profile_of = {
+        identity: components.profile_id(components.find(identity)) for identity in first_seen
+    }
     profiles: dict[str, set[Identity]] = {}
     for identity, pid in profile_of.items():
         profiles.setdefault(pid, set()).add(identity)

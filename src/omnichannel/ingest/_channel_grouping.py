@@ -286,7 +286,12 @@ def _referrer_host(referrer: str) -> str | None:
         host = urlsplit(text).hostname
     except ValueError:
         return None
-    return host.lower().rstrip(".") if host else None
+    if not host:
+        return None
+    host = host.lower().rstrip(".")
+    # GA4 reports referral sources without "www." (facebook.com, not www.facebook.com),
+    # and Google's source list is written that way too.
+    return host.removeprefix("www.") if host.count(".") >= 2 else host
 
 
 def _search_engine(host: str) -> str | None:

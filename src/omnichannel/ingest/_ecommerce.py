@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from omnichannel.models._commerce import MONEY_FIELDS
+
+__all__ = [
+    "ECOMMERCE_EVENTS",
+    "LEGACY_NAMES",
+    "MONEY_FIELDS",
+    "SINGLE_PRODUCT_EVENTS",
+    "canonical_event_name",
+]
+
 #: Every v2 semantic e-commerce event name.
 ECOMMERCE_EVENTS = frozenset(
     {
@@ -43,9 +53,6 @@ SINGLE_PRODUCT_EVENTS = frozenset(
         "Wishlist Product Added to Cart", "Product Shared", "Product Reviewed",
     }
 )  # fmt: skip
-
-#: Order money fields, in the order Segment documents them.
-MONEY_FIELDS = ("revenue", "total", "subtotal", "shipping", "tax", "discount", "value")
 
 
 def canonical_event_name(name: str) -> str:

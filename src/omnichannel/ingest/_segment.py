@@ -165,6 +165,8 @@ def parse_segment_batch(
     if isinstance(payload, list):
         payload = {"batch": payload}
     data, size = load(payload, max_bytes=MAX_BATCH_BYTES, what="batch")
+    if isinstance(data, list):  # JSON text holding a bare array of messages
+        data = {"batch": data}
     if not isinstance(data, dict) or not isinstance(data.get("batch"), list):
         raise ValidationError.one(
             "$.batch", "required", "a batch needs a 'batch' array of messages"

@@ -20,7 +20,8 @@ Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 #: Longest free-text identifier we accept (ids, names, SKUs).
 MAX_TEXT = 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line/paragraph separators: nothing that breaks a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def path_of(attribute: attrs.Attribute[Any]) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from omnichannel.errors import ValidationError
+from omnichannel.errors import FieldError, ValidationError
 from omnichannel.models._check import optional_text, text
-from omnichannel.models._money import Money
+from omnichannel.models._money import Money, normalize_currency
 
 
 def _quantity(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
@@ -81,6 +81,14 @@ def _items(
             raise ValidationError.one(f"$.{attribute.name}[{index}]", "type", "must be a LineItem")
 
 
+#: Order money fields, in the order Segment documents them.
+MONEY_FIELDS = ("revenue", "total", "subtotal", "shipping", "tax", "discount", "value")
+
+
+def _currency(value: object) -> str:
+    return normalize_currency(value)
+
+
 def _tuple(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
@@ -98,7 +106,7 @@ class Commerce:
     """
 
     event: str = attrs.field(validator=text())
-    currency: str = "USD"
+    currency: str = attrs.field(default="USD", converter=_currency)
     order_id: str | None = attrs.field(default=None, validator=optional_text())
     checkout_id: str | None = attrs.field(default=None, validator=optional_text())
     cart_id: str | None = attrs.field(default=None, validator=optional_text())
@@ -111,6 +119,21 @@ class Commerce:
     tax: Money | None = attrs.field(default=None, validator=_optional_money)
     discount: Money | None = attrs.field(default=None, validator=_optional_money)
     value: Money | None = attrs.field(default=None, validator=_optional_money)
+
+    def __attrs_post_init__(self) -> None:
+        amounts = [(f"$.{name}", getattr(self, name)) for name in MONEY_FIELDS]
+        amounts += [(f"$.items[{i}].price", item.price) for i, item in enumerate(self.items)]
+        wrong = [
+            FieldError(
+                path=path,
+                code="currency_mismatch",
+                message=f"is in {money.currency}; this reading is in {self.currency}",
+            )
+            for path, money in amounts
+            if money is not None and money.currency != self.currency
+        ]
+        if wrong:
+            raise ValidationError(wrong)
 
     @property
     def items_total(self) -> Money | None:

@@ -106,4 +106,6 @@ class Consent:
 
     def applies_to(self, purpose: str, channel: Channel | str) -> bool:
         """Say whether this consent speaks for ``purpose`` on ``channel``."""
-        return self.purpose == purpose and (self.channel is None or self.channel == channel)
+        return self.purpose == purpose and (
+            self.channel is None or self.channel == Channel(channel)
+        )

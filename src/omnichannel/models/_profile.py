@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pendulum
 
+from omnichannel._time import to_utc
 from omnichannel.errors import ValidationError
 from omnichannel.models._check import aware_datetime, mapping, store_utc, text
 from omnichannel.models._consent import Consent
@@ -105,7 +106,8 @@ class Profile:
 
     def identities_of(self, kind: IdentityKind | str) -> list[Identity]:
         """Return this person's identifiers of one kind, sorted by value."""
-        return sorted(i for i in self.identities if i.kind == kind)
+        wanted = IdentityKind(kind)
+        return sorted(i for i in self.identities if i.kind == wanted)
 
     def consent(self, purpose: str, channel: Channel | str, at: pendulum.DateTime) -> bool:
         """Say whether the person allows ``purpose`` on ``channel`` at instant ``at``.
@@ -114,10 +116,11 @@ class Profile:
         latest answer given by ``at`` counts; every one of them must grant. With
         no answer at all the result is False: consent never fails open.
         """
+        moment = to_utc(at, "$.at")
         latest: dict[Channel | None, Consent] = {}
         for record in self.consents:
-            if record.applies_to(purpose, channel) and record.status_at <= at:
+            if record.applies_to(purpose, channel) and record.status_at <= moment:
                 seen = latest.get(record.channel)
                 if seen is None or seen.status_at <= record.status_at:
                     latest[record.channel] = record
-        return bool(latest) and all(c.is_granted(at) for c in latest.values())
+        return bool(latest) and all(c.is_granted(moment) for c in latest.values())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-
 from omnichannel.errors import ValidationError
 from omnichannel.identity import IdentityRules
 from omnichannel.models import Event, Identity, Profile
@@ -32,11 +31,16 @@ def advance(
     key = canonical_key(event)
     if state.last_key is not None and key <= state.last_key:
         raise ValidationError.one(
-            "$.timestamp", "out_of_order", "event is not after the state's last event; rebuild with fold()"
+            "$.timestamp",
+            "out_of_order",
+            "event is not after the state's last event; rebuild with fold()",
         )
     values = state.values
     return ProfileState(
-        values={r.name: r.step(values[r.name] if r.name in values else r.initial(), event, identities) for r in reducers},
+        values={
+            r.name: r.step(values[r.name] if r.name in values else r.initial(), event, identities)
+            for r in reducers
+        },
         last_key=key,
     )
 
@@ -79,7 +83,11 @@ def build_profile(
     activity = state.activity
     traits = state.traits
     zone = next(
-        (z for z in (traits.get("timezone"), activity.time_zone) if isinstance(z, str) and _known_zone(z)),
+        (
+            z
+            for z in (traits.get("timezone"), activity.time_zone)
+            if isinstance(z, str) and _known_zone(z)
+        ),
         "UTC",
     )
     locale = None
@@ -111,7 +119,9 @@ def with_reducers(*extra: Reducer[Any]) -> tuple[Reducer[Any], ...]:
     names = [r.name for r in (*BUILT_IN, *extra)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValidationError.one("$.reducers", "duplicate", f"reducer names must be unique: {duplicates}")
+        raise ValidationError.one(
+            "$.reducers", "duplicate", f"reducer names must be unique: {duplicates}"
+        )
     return (*BUILT_IN, *extra)
 
 

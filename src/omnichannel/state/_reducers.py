@@ -185,7 +185,7 @@ _ADDS = frozenset({"Product Added", "Wishlist Product Added to Cart"})
 
 
 class CartReducer:
-    """Product Added / Removed on any channel act on one cart; Order Completed takes out what was bought."""
+    """Adds and removals on any channel act on one cart; an order takes out what it bought."""
 
     name = "cart"
 
@@ -221,7 +221,14 @@ def _add(lines: list[CartLine], item: LineItem, event: Event) -> list[CartLine]:
             )
             return lines
     if item.quantity > 0:
-        lines.append(CartLine(item=item, quantity=item.quantity, channels=frozenset(channel), added_at=event.timestamp))
+        lines.append(
+            CartLine(
+                item=item,
+                quantity=item.quantity,
+                channels=frozenset(channel),
+                added_at=event.timestamp,
+            )
+        )
     return lines
 
 
@@ -282,7 +289,10 @@ class Orders:
             if order.status != "cancelled" and order.amount is not None:
                 counts[order.amount.currency] = counts.get(order.amount.currency, 0) + 1
         return {
-            currency: Money(amount=(total.amount / counts[currency]).quantize(Decimal("0.01")), currency=currency)
+            currency: Money(
+                amount=(total.amount / counts[currency]).quantize(Decimal("0.01")),
+                currency=currency,
+            )
             for currency, total in self.revenue().items()
         }
 
@@ -309,7 +319,11 @@ class OrdersReducer:
 
     def step(self, state: Orders, event: Event, identities: Sequence[Identity]) -> Orders:  # noqa: ARG002
         commerce = event.commerce
-        if commerce is None or commerce.event not in ("Order Completed", "Order Refunded", "Order Cancelled"):
+        if commerce is None or commerce.event not in (
+            "Order Completed",
+            "Order Refunded",
+            "Order Cancelled",
+        ):
             return state
         order_id = commerce.order_id or event.message_id
         amount = commerce.revenue or commerce.total or commerce.subtotal or commerce.items_total
@@ -346,10 +360,17 @@ def _refunded(order: Order, refund: Commerce) -> Money | None:
     back = order.amount
     if refund.revenue is not None and refund.revenue.currency == order.amount.currency:
         back = refund.revenue
-    elif refund.total is not None and order.total is not None and order.total.amount > 0:
-        if refund.total.currency == order.total.currency:
-            share = min(Decimal(1), refund.total.amount / order.total.amount)
-            back = Money(amount=(order.amount.amount * share).quantize(Decimal("0.01")), currency=order.amount.currency)
+    elif (
+        refund.total is not None
+        and order.total is not None
+        and order.total.amount > 0
+        and refund.total.currency == order.total.currency
+    ):
+        share = min(Decimal(1), refund.total.amount / order.total.amount)
+        back = Money(
+            amount=(order.amount.amount * share).quantize(Decimal("0.01")),
+            currency=order.amount.currency,
+        )
     return back if back.amount <= order.amount.amount else order.amount
 
 
@@ -399,7 +420,10 @@ class LoyaltyReducer:
             reason=reason if isinstance(reason, str) else None,
             accepted=accepted,
         )
-        return Loyalty(balance=state.balance + delta if accepted else state.balance, ledger=(*state.ledger, entry))
+        return Loyalty(
+            balance=state.balance + delta if accepted else state.balance,
+            ledger=(*state.ledger, entry),
+        )
 
 
 # --- consent ---------------------------------------------------------------------------
@@ -432,7 +456,7 @@ class Consents:
 
 
 class ConsentReducer:
-    """``Consent Granted/Denied/Revoked`` (properties purpose, channel, expires_at), ``Unsubscribed``."""
+    """Consent events (Granted, Denied, Revoked: purpose, channel, expires_at) and Unsubscribed."""
 
     name = "consent"
 
@@ -445,9 +469,9 @@ class ConsentReducer:
         if record is None:
             return state if groups == state.groups else Consents(groups=groups)
         speaker = identities[0] if identities else None
-        updated = []
+        updated: list[tuple[frozenset[Identity], Mapping[Scope, Consent]]] = []
         for members, scopes in groups:
-            if speaker is not None and speaker in members or speaker is None and not updated:
+            if (speaker is not None and speaker in members) or (speaker is None and not updated):
                 scopes = {**scopes, (record.purpose, record.channel): record}  # noqa: PLW2901
             updated.append((members, scopes))
         return Consents(groups=tuple(updated))
@@ -481,12 +505,19 @@ def _stricter(a: Consent | None, b: Consent) -> Consent:
 
 def _consent_of(event: Event) -> Consent | None:
     if event.name == "Unsubscribed":
-        channel = event.channel or Channel.EMAIL
-        return Consent(purpose="marketing", channel=channel, status="revoked", status_at=event.timestamp, source=event.message_id)
+        return Consent(
+            purpose="marketing",
+            channel=event.channel or Channel.EMAIL,
+            status="revoked",
+            status_at=event.timestamp,
+            source=event.message_id,
+        )
     status = _CONSENT_EVENTS.get(event.name or "")
     if status is None:
         return None
-    purpose, channel, expires = (event.properties.get(k) for k in ("purpose", "channel", "expires_at"))
+    purpose, channel, expires = (
+        event.properties.get(k) for k in ("purpose", "channel", "expires_at")
+    )
     try:
         return Consent(
             purpose=purpose if isinstance(purpose, str) else "",

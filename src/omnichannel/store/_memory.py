@@ -1,0 +1,190 @@
+"""An in-memory Store for tests and notebooks: dicts, a lock and an undo log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import TypeVar
+
+import pendulum
+
+from omnichannel.identity import Link, MergeRecord
+from omnichannel.models import Event, Identity
+from omnichannel.store._protocol import IdentityRow, ProfileRow
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _MemoryTransaction:
+    """Writes straight into the store's dicts, remembering how to undo each one."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+        self.undo: list[Callable[[], object]] = []
+
+    def _set(self, table: dict[K, V], key: K, value: V) -> None:
+        if key in table:
+            old = table[key]
+            self.undo.append(lambda: table.__setitem__(key, old))
+        else:
+            self.undo.append(lambda: table.pop(key, None))
+        table[key] = value
+
+    def _delete(self, table: dict[K, V], key: K) -> None:
+        if key in table:
+            old = table.pop(key)
+            self.undo.append(lambda: table.__setitem__(key, old))
+
+    def remember_message(
+        self, message_id: str, at: pendulum.DateTime, window: pendulum.Duration
+    ) -> bool:
+        seen = self._s.messages.get(message_id)
+        if seen is not None and abs(at - seen) < window:
+            return False
+        self._set(self._s.messages, message_id, at)
+        return True
+
+    def identity_rows(self, identities: Iterable[Identity]) -> dict[Identity, IdentityRow]:
+        rows = self._s.identities
+        return {i: rows[i] for i in identities if i in rows}
+
+    def put_identity_rows(self, rows: Mapping[Identity, IdentityRow]) -> None:
+        for identity, row in rows.items():
+            self._set(self._s.identities, identity, row)
+
+    def links_of(self, identities: Iterable[Identity]) -> list[Link]:
+        found: dict[tuple[Identity, Identity], Link] = {}
+        for identity in identities:
+            for pair in self._s.links_by_identity.get(identity, ()):
+                found[pair] = self._s.links[pair]
+        return list(found.values())
+
+    def put_links(self, links: Iterable[Link]) -> None:
+        for link in links:
+            pair = (link.a, link.b) if link.a <= link.b else (link.b, link.a)
+            known = self._s.links.get(pair)
+            if known is not None and known.key <= link.key:
+                continue
+            self._set(self._s.links, pair, link)
+            for identity in pair:
+                pairs = self._s.links_by_identity.setdefault(identity, set())
+                if pair not in pairs:
+                    pairs.add(pair)
+                    self.undo.append(partial(pairs.discard, pair))
+
+    def separations_of(self, identities: Iterable[Identity]) -> list[tuple[Identity, Identity]]:
+        wanted = set(identities)
+        return [pair for pair in self._s.separations if wanted & set(pair)]
+
+    def add_separation(self, a: Identity, b: Identity) -> None:
+        pair = (a, b) if a <= b else (b, a)
+        if pair not in self._s.separations:
+            self._s.separations.append(pair)
+            self.undo.append(lambda: self._s.separations.remove(pair))
+
+    def append_merge_log(self, records: Iterable[MergeRecord]) -> None:
+        for record in records:
+            self._s.log.append(record)
+            self.undo.append(self._s.log.pop)
+
+    def merge_log(self, identities: Iterable[Identity]) -> list[MergeRecord]:
+        wanted = set(identities)
+        return [r for r in self._s.log if r.link.a in wanted or r.link.b in wanted]
+
+    def append_event(self, event: Event, identity: Identity) -> None:
+        events = self._s.events.setdefault(identity, [])
+        events.append(event)
+        self.undo.append(events.pop)
+
+    def events_of(self, identities: Iterable[Identity]) -> list[Event]:
+        return [e for i in identities for e in self._s.events.get(i, ())]
+
+    def profile(self, profile_id: str) -> ProfileRow | None:
+        return self._s.profiles.get(profile_id)
+
+    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
+        self._s.version += 1  # versions are global, so a recreated profile never repeats one
+        version = self._s.version
+        self._set(
+            self._s.profiles,
+            profile_id,
+            ProfileRow(profile_id=profile_id, identities=identities, version=version),
+        )
+        return version
+
+    def delete_profile(self, profile_id: str) -> None:
+        self._delete(self._s.profiles, profile_id)
+
+    def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
+        gone = set(identities)
+        for identity in gone:
+            self._delete(self._s.identities, identity)
+            self._delete(self._s.events, identity)
+            for pair in list(self._s.links_by_identity.get(identity, ())):
+                self._delete(self._s.links, pair)
+            self._delete(self._s.links_by_identity, identity)
+        kept_separations = [p for p in self._s.separations if not gone & set(p)]
+        kept_log = [r for r in self._s.log if r.link.a not in gone and r.link.b not in gone]
+        old_separations, old_log = list(self._s.separations), list(self._s.log)
+        self._s.separations[:] = kept_separations
+        self._s.log[:] = kept_log
+        self.undo.append(lambda: self._s.separations.__setitem__(slice(None), old_separations))
+        self.undo.append(lambda: self._s.log.__setitem__(slice(None), old_log))
+        self.delete_profile(profile_id)
+
+    def suppress(self, digest: str, at: pendulum.DateTime) -> None:
+        self._set(self._s.suppressed, digest, at)
+
+    def is_suppressed(self, digest: str) -> bool:
+        return digest in self._s.suppressed
+
+
+class MemoryStore:
+    """Everything in this process's memory: fast, gone when the process ends.
+
+    Transactions are serialised by a lock and undone on error, so a failed
+    ingest leaves nothing behind.
+
+    Examples:
+        >>> store = MemoryStore()
+        >>> with store.transaction() as tx:
+        ...     tx.is_suppressed("x")
+        False
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self) -> None:
+        self.messages: dict[str, pendulum.DateTime] = {}
+        self.identities: dict[Identity, IdentityRow] = {}
+        self.links: dict[tuple[Identity, Identity], Link] = {}
+        self.links_by_identity: dict[Identity, set[tuple[Identity, Identity]]] = {}
+        self.separations: list[tuple[Identity, Identity]] = []
+        self.log: list[MergeRecord] = []
+        self.events: dict[Identity, list[Event]] = {}
+        self.profiles: dict[str, ProfileRow] = {}
+        self.suppressed: dict[str, pendulum.DateTime] = {}
+        self.version = 0
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        """Run a block atomically: on any exception every write is undone."""
+        with self._lock:
+            tx = _MemoryTransaction(self)
+            try:
+                yield tx
+            except BaseException:
+                for undo in reversed(tx.undo):
+                    undo()
+                raise
+
+    def profile_ids(self) -> Iterator[str]:
+        """Every profile id (a snapshot)."""
+        return iter(list(self.profiles))
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,139 @@
+"""The Store protocol: what the Engine needs persisted, and nothing about how.
+
+Events are the truth (append-only); identity rows, links, separations and the
+merge log are the identity graph's memory; profile rows carry a version that
+every change bumps, so a process can trust its cached state only while the
+version it saw is current. Everything one ingest writes happens inside one
+`Transaction`: all of it is stored, or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import attrs
+import pendulum
+
+from omnichannel.identity import Key, Link, MergeRecord
+from omnichannel.models import Event, Identity
+
+
+@attrs.frozen(kw_only=True)
+class IdentityRow:
+    """Where an identifier stands: its profile and when it was first seen.
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile_id: str
+    first_seen: Key
+
+
+@attrs.frozen(kw_only=True)
+class ProfileRow:
+    """A profile's identifiers and version (bumped by every change).
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile_id: str
+    identities: frozenset[Identity]
+    version: int
+
+
+class Transaction(Protocol):
+    """One atomic unit of work on a Store.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def remember_message(
+        self, message_id: str, at: pendulum.DateTime, window: pendulum.Duration
+    ) -> bool:
+        """Record ``message_id`` as seen at ``at``; False if already seen within ``window``."""
+        ...
+
+    def identity_rows(self, identities: Iterable[Identity]) -> dict[Identity, IdentityRow]:
+        """The rows of those identifiers that are known."""
+        ...
+
+    def put_identity_rows(self, rows: Mapping[Identity, IdentityRow]) -> None:
+        """Insert or replace identifier rows."""
+        ...
+
+    def links_of(self, identities: Iterable[Identity]) -> list[Link]:
+        """Every stored link touching any of ``identities``."""
+        ...
+
+    def put_links(self, links: Iterable[Link]) -> None:
+        """Store links; for a pair already stored, the earlier observation wins."""
+        ...
+
+    def separations_of(self, identities: Iterable[Identity]) -> list[tuple[Identity, Identity]]:
+        """Operator separations (unmerges) touching any of ``identities``."""
+        ...
+
+    def add_separation(self, a: Identity, b: Identity) -> None:
+        """Never let a link rejoin the groups holding ``a`` and ``b``."""
+        ...
+
+    def append_merge_log(self, records: Iterable[MergeRecord]) -> None:
+        """Add merge log entries (the log is append-only)."""
+        ...
+
+    def merge_log(self, identities: Iterable[Identity]) -> list[MergeRecord]:
+        """Log entries whose link touches any of ``identities``, in the order written."""
+        ...
+
+    def append_event(self, event: Event, identity: Identity) -> None:
+        """Append an event, filed under its highest-priority identifier."""
+        ...
+
+    def events_of(self, identities: Iterable[Identity]) -> list[Event]:
+        """Every event filed under any of ``identities``."""
+        ...
+
+    def profile(self, profile_id: str) -> ProfileRow | None:
+        """A profile's row, or None."""
+        ...
+
+    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
+        """Write a profile's identifiers and bump its version; return the new version."""
+        ...
+
+    def delete_profile(self, profile_id: str) -> None:
+        """Remove a profile row (its identifiers moved elsewhere, or it was erased)."""
+        ...
+
+    def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
+        """Remove every event, row, link, separation and log entry of these identifiers."""
+        ...
+
+    def suppress(self, digest: str, at: pendulum.DateTime) -> None:
+        """Add a keyed hash to the suppression list (an opt-out that survives erasure)."""
+        ...
+
+    def is_suppressed(self, digest: str) -> bool:
+        """Say whether a keyed hash is on the suppression list."""
+        ...
+
+
+class Store(Protocol):
+    """Where the Engine keeps everything. Implementations: memory, SQLite (PostgreSQL later).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """Open a transaction: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def profile_ids(self) -> Iterator[str]:
+        """Every profile id."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (files, connections)."""
+        ...

@@ -1,0 +1,150 @@
+"""The Store contract: every implementation passes the same suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pendulum
+import pytest
+
+from omnichannel import Identity
+from omnichannel.identity import Link, MergeRecord
+from omnichannel.ingest import parse_segment
+from omnichannel.store import IdentityRow, MemoryStore, Store
+
+T0 = pendulum.datetime(2024, 3, 5)
+A, B, C = (Identity(kind="anonymous_id", value=v) for v in ("a", "b", "c"))
+
+FACTORIES: dict[str, Callable[..., Store]] = {"memory": lambda _tmp: MemoryStore()}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def store(request, tmp_path) -> Iterator[Store]:
+    made = FACTORIES[request.param](tmp_path)
+    yield made
+    made.close()
+
+
+def _event(message_id: str, minute: int = 0):
+    return parse_segment(
+        {
+            "type": "track",
+            "event": "x",
+            "anonymousId": "a",
+            "messageId": message_id,
+            "timestamp": T0.add(minutes=minute).isoformat(),
+        }
+    )
+
+
+def test_dedupe_window(store):
+    """A message id seen within the window is a duplicate; after it, it is new again."""
+    window = pendulum.duration(hours=24)
+    with store.transaction() as tx:
+        assert tx.remember_message("m1", T0, window) is True
+        assert tx.remember_message("m1", T0.add(hours=23), window) is False
+        assert tx.remember_message("m1", T0.add(hours=25), window) is True
+
+
+def test_identity_rows_links_and_separations(store):
+    """Rows, links (earliest observation wins per pair) and separations are stored and found."""
+    early = Link(a=A, b=B, at=T0, message_id="m1")
+    late = Link(a=B, b=A, at=T0.add(hours=1), message_id="m2")
+    with store.transaction() as tx:
+        tx.put_identity_rows({A: IdentityRow(profile_id="p1", first_seen=(T0, "m1"))})
+        tx.put_links([late])
+        tx.put_links([early, Link(a=B, b=C, at=T0, message_id="m3")])
+        tx.add_separation(C, A)
+        tx.add_separation(A, C)
+    with store.transaction() as tx:
+        assert {A: IdentityRow(profile_id="p1", first_seen=(T0, "m1"))} == tx.identity_rows([A, B])
+        assert [early] == tx.links_of([A])
+        assert 2 == len(tx.links_of([B]))
+        assert [(A, C)] == tx.separations_of([C])
+        assert [] == tx.separations_of([B])
+
+
+def test_events_profiles_and_log(store):
+    """Events are filed by identifier; profile versions only grow; the log is append-only."""
+    record = MergeRecord(
+        outcome="joined", link=Link(a=A, b=B, at=T0, message_id="m1"), survivor="p1", absorbed="p2"
+    )
+    with store.transaction() as tx:
+        tx.append_event(_event("m1"), A)
+        tx.append_event(_event("m2", 1), B)
+        first = tx.put_profile("p1", frozenset({A, B}))
+        second = tx.put_profile("p1", frozenset({A, B, C}))
+        tx.append_merge_log([record])
+    assert second > first
+    with store.transaction() as tx:
+        assert ["m1", "m2"] == sorted(e.message_id for e in tx.events_of([A, B]))
+        row = tx.profile("p1")
+        assert row is not None
+        assert (frozenset({A, B, C}), second) == (row.identities, row.version)
+        assert [record] == tx.merge_log([B])
+        assert [] == tx.merge_log([C])
+    assert ["p1"] == list(store.profile_ids())
+
+
+def test_erase_leaves_nothing_but_the_suppression_hash(store):
+    """Erasing removes events, rows, links, separations, log entries and the profile."""
+    with store.transaction() as tx:
+        tx.put_identity_rows({A: IdentityRow(profile_id="p1", first_seen=(T0, "m1"))})
+        tx.put_links([Link(a=A, b=B, at=T0, message_id="m1")])
+        tx.add_separation(A, C)
+        tx.append_merge_log(
+            [MergeRecord(outcome="joined", link=Link(a=A, b=B, at=T0, message_id="m1"))]
+        )
+        tx.append_event(_event("m1"), A)
+        tx.put_profile("p1", frozenset({A}))
+    with store.transaction() as tx:
+        tx.erase([A, B], "p1")
+        tx.suppress("digest", T0)
+    with store.transaction() as tx:
+        assert ({}, [], [], [], [], None) == (
+            tx.identity_rows([A]),
+            tx.links_of([A, B]),
+            tx.separations_of([A]),
+            tx.merge_log([A]),
+            tx.events_of([A]),
+            tx.profile("p1"),
+        )
+        assert (True, False) == (tx.is_suppressed("digest"), tx.is_suppressed("other"))
+
+
+def test_a_failed_transaction_writes_nothing(store):
+    """If the block raises, every write of the transaction is undone."""
+    with store.transaction() as tx:
+        tx.put_profile("keep", frozenset({C}))
+        tx.put_identity_rows({C: IdentityRow(profile_id="keep", first_seen=(T0, "m0"))})
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.remember_message("m1", T0, pendulum.duration(hours=1))
+        tx.put_identity_rows({A: IdentityRow(profile_id="p1", first_seen=(T0, "m1"))})
+        tx.put_identity_rows({C: IdentityRow(profile_id="changed", first_seen=(T0, "m9"))})
+        tx.put_links([Link(a=A, b=B, at=T0, message_id="m1")])
+        tx.add_separation(A, B)
+        tx.append_merge_log(
+            [MergeRecord(outcome="joined", link=Link(a=A, b=B, at=T0, message_id="m1"))]
+        )
+        tx.append_event(_event("m1"), A)
+        tx.put_profile("p1", frozenset({A}))
+        tx.put_profile("keep", frozenset({A, C}))
+        tx.suppress("d", T0)
+        tx.erase([C], "keep")
+        raise RuntimeError
+    with store.transaction() as tx:
+        assert tx.remember_message("m1", T0, pendulum.duration(hours=1)) is True
+        assert {C: IdentityRow(profile_id="keep", first_seen=(T0, "m0"))} == tx.identity_rows(
+            [A, C]
+        )
+        assert ([], [], [], []) == (
+            tx.links_of([A]),
+            tx.separations_of([A]),
+            tx.merge_log([A]),
+            tx.events_of([A]),
+        )
+        assert tx.profile("p1") is None
+        keep = tx.profile("keep")
+        assert keep is not None
+        assert frozenset({C}) == keep.identities
+        assert tx.is_suppressed("d") is False
