@@ -10,7 +10,7 @@ PUBLIC = {
     "omnichannel": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
         "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
-        "Profile", "ValidationError", "converter",
+        "Profile", "StoreError", "ValidationError", "converter",
     ],
     "omnichannel.models": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Event", "EventType", "Identity",
@@ -22,8 +22,9 @@ PUBLIC = {
         "channel_group", "parse_segment", "parse_segment_batch", "source_categories",
         "traffic_source", "utm_from_url",
     ],
-    "omnichannel.errors": ["FieldError", "OmnichannelError", "ValidationError"],
+    "omnichannel.errors": ["FieldError", "OmnichannelError", "StoreError", "ValidationError"],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
+    "omnichannel.store": ["IdentityRow", "MemoryStore", "ProfileRow", "SQLiteStore", "Store", "Transaction"],
     "omnichannel.testing": [
         "channels", "commerce", "consents", "events", "identities", "json_objects",
         "json_values", "line_items", "money", "profiles", "segment_payloads", "timestamps",

@@ -10,12 +10,15 @@ import pytest
 from omnichannel import Identity
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.ingest import parse_segment
-from omnichannel.store import IdentityRow, MemoryStore, Store
+from omnichannel.store import IdentityRow, MemoryStore, SQLiteStore, Store
 
 T0 = pendulum.datetime(2024, 3, 5)
 A, B, C = (Identity(kind="anonymous_id", value=v) for v in ("a", "b", "c"))
 
-FACTORIES: dict[str, Callable[..., Store]] = {"memory": lambda _tmp: MemoryStore()}
+FACTORIES: dict[str, Callable[..., Store]] = {
+    "memory": lambda _tmp: MemoryStore(),
+    "sqlite": lambda tmp: SQLiteStore(tmp / "store.db"),
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
@@ -148,3 +151,11 @@ def test_a_failed_transaction_writes_nothing(store):
         assert keep is not None
         assert frozenset({C}) == keep.identities
         assert tx.is_suppressed("d") is False
+
+
+def test_secret_is_made_once_and_kept(store):
+    """The keyed-hash secret is random, 32 bytes, and the same on every call."""
+    with store.transaction() as tx:
+        first = tx.secret()
+    with store.transaction() as tx:
+        assert (32, first) == (len(first), tx.secret())

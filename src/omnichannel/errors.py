@@ -3,7 +3,8 @@
 ```
 Exception
  └── OmnichannelError          root: catch this to catch everything of ours
-      └── ValidationError      (also ValueError) bad input, every problem listed
+      ├── ValidationError      (also ValueError) bad input, every problem listed
+      └── StoreError           (also RuntimeError) the store could not do its part
 ```
 
 Every leaf also subclasses the builtin it behaves like, so code written for
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["FieldError", "OmnichannelError", "ValidationError"]
+__all__ = ["FieldError", "OmnichannelError", "StoreError", "ValidationError"]
 
 
 @attrs.frozen(kw_only=True)
@@ -97,3 +98,23 @@ class ValidationError(OmnichannelError, ValueError):
     def one(cls, path: str, code: str, message: str) -> ValidationError:
         """Build a ValidationError holding one problem."""
         return cls([FieldError(path=path, code=code, message=message)])
+
+
+class StoreError(OmnichannelError, RuntimeError):
+    """The store could not do its part (locked too long, a schema from the future ...).
+
+    Nothing of the failed operation was written. ``code`` is stable
+    (``busy``, ``schema_too_new``).
+
+    Examples:
+        >>> StoreError("shop.db stayed locked", code="busy").code
+        'busy'
+
+    .. versionadded:: 0.1.0
+    """
+
+    code: str
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -235,7 +235,10 @@ def resolve(
     components = _Components(first_seen, rules)
     apart = [(x, y) for x, y in separations if x in first_seen and y in first_seen]
     log: list[MergeRecord] = []
-    ordered = sorted(links, key=lambda link: (link.key, rules.rank(link.a), rules.rank(link.b)))
+    # Symmetric in a and b: a link's orientation must not change the outcome.
+    ordered = sorted(
+        links, key=lambda link: (link.key, *sorted((rules.rank(link.a), rules.rank(link.b))))
+    )
     for link in ordered:
         record = _apply(components, link, rules, apart)
         if record is not None:

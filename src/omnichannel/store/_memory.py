@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -141,6 +142,9 @@ class _MemoryTransaction:
     def is_suppressed(self, digest: str) -> bool:
         return digest in self._s.suppressed
 
+    def secret(self) -> bytes:
+        return self._s.key
+
 
 class MemoryStore:
     """Everything in this process's memory: fast, gone when the process ends.
@@ -168,6 +172,7 @@ class MemoryStore:
         self.profiles: dict[str, ProfileRow] = {}
         self.suppressed: dict[str, pendulum.DateTime] = {}
         self.version = 0
+        self.key = secrets.token_bytes(32)
         self._lock = threading.RLock()
 
     @contextmanager

@@ -119,6 +119,10 @@ class Transaction(Protocol):
         """Say whether a keyed hash is on the suppression list."""
         ...
 
+    def secret(self) -> bytes:
+        """This store's key for keyed hashes (made once, then kept)."""
+        ...
+
 
 class Store(Protocol):
     """Where the Engine keeps everything. Implementations: memory, SQLite (PostgreSQL later).

@@ -1,0 +1,548 @@
+"""The Engine: the one object a host app holds.
+
+It is the imperative shell around the pure core: it reads the clock, opens a
+Store transaction per ingest (or per batch), asks `omnichannel.identity` who
+the event belongs to and `omnichannel.state` what the person looks like now,
+and writes the outcome back — all of it, or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pendulum
+
+from omnichannel._convert import converter
+from omnichannel.clock import Clock, SystemClock
+from omnichannel.errors import FieldError, ValidationError
+from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
+from omnichannel.ingest import parse_segment
+from omnichannel.models import Event, Identity, Profile
+from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
+from omnichannel.store import IdentityRow, SQLiteStore, Store, Transaction
+
+__all__ = ["Engine", "Erasure", "Explanation", "IngestResult"]
+
+log = logging.getLogger("omnichannel")
+
+#: Default database file of an Engine built without a store.
+DEFAULT_PATH = "omnichannel.db"
+EXPORT_FORMAT = "omnichannel.profile-export/1"
+
+
+@attrs.frozen(kw_only=True)
+class IngestResult:
+    """What one ingest did: the profile the event belongs to, or that it was a duplicate.
+
+    .. versionadded:: 0.1.0
+    """
+
+    message_id: str
+    profile_id: str | None
+    duplicate: bool = False
+    merged: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """Why a profile is what it is: its identifiers and every link decision about them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile_id: str
+    identities: frozenset[Identity]
+    decisions: tuple[MergeRecord, ...]
+    events: int
+
+    def __str__(self) -> str:
+        lines = [
+            f"profile {self.profile_id}: {len(self.identities)} identifiers, {self.events} events"
+        ]
+        for record in self.decisions:
+            link = record.link
+            why = f" ({record.reason})" if record.reason else ""
+            lines.append(
+                f"  {link.at.isoformat()} {link.message_id}: {link.a} ~ {link.b}"
+                f" -> {record.outcome}{why}"
+            )
+        return "\n".join(lines)
+
+
+@attrs.frozen(kw_only=True)
+class Erasure:
+    """Receipt of an erasure: what was removed, and the keyed hashes kept for suppression.
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile_id: str
+    identities: int
+    events: int
+    suppressed: tuple[str, ...]
+
+
+class Engine:
+    """Know each customer as one person: ingest their events, read their profile.
+
+    Args:
+        store: Where everything is kept: a `Store`, or a path for a
+            `SQLiteStore` (default ``omnichannel.db`` in the working directory).
+        clock: Where ``now`` comes from (`SystemClock` by default; tests pass
+            a `FixedClock`).
+        rules: How identifiers are read from events and may merge.
+        reducers: The profile-state reducers (built-ins by default; add your
+            own with `omnichannel.state.with_reducers`).
+        dedupe_window: A message id seen again within this window is ignored.
+
+    Examples:
+        >>> from omnichannel.store import MemoryStore
+        >>> engine = Engine(MemoryStore())
+        >>> result = engine.ingest(
+        ...     {
+        ...         "type": "identify",
+        ...         "userId": "u1",
+        ...         "anonymousId": "a1",
+        ...         "traits": {"email": "Ann@Example.com"},
+        ...         "timestamp": "2024-03-05T10:00:00Z",
+        ...     }
+        ... )
+        >>> profile = engine.profile(Identity(kind="email", value="ann@example.com"))
+        >>> profile.id == result.profile_id, sorted(str(i) for i in profile.identities)
+        (True, ['anonymous_id:a1', 'email:ann@example.com', 'user_id:u1'])
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: Store | str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        rules: IdentityRules | None = None,
+        reducers: Sequence[Reducer[Any]] = BUILT_IN,
+        dedupe_window: pendulum.Duration | None = None,
+    ) -> None:
+        self.store: Store = (
+            store
+            if store is not None and not isinstance(store, (str, Path))
+            else SQLiteStore(store or DEFAULT_PATH)
+        )
+        self.clock = clock or SystemClock()
+        self.rules = rules or IdentityRules()
+        self.reducers = tuple(reducers)
+        self.dedupe_window = dedupe_window or pendulum.duration(hours=24)
+        # Per-process cache of folded state, trusted only while the profile's version matches.
+        self._states: dict[str, tuple[int, ProfileState[Any]]] = {}
+        self._known_links: dict[tuple[Identity, Identity], Key] = {}
+
+    # --- writing ------------------------------------------------------------------------
+
+    def ingest(self, payload: Event | Mapping[str, Any] | str | bytes) -> IngestResult:
+        """Ingest one event (a Segment Spec payload or an `Event`) in one transaction.
+
+        Raises:
+            ValidationError: the payload is invalid; nothing was stored.
+        """
+        return self.ingest_many([payload])[0]
+
+    def ingest_many(
+        self, payloads: Iterable[Event | Mapping[str, Any] | str | bytes]
+    ) -> list[IngestResult]:
+        """Ingest several events in one transaction: all are stored, or (on any error) none.
+
+        Raises:
+            ValidationError: some payload is invalid (paths rooted at its index,
+                ``$[3].event``); nothing was stored.
+        """
+        return self._ingest_events(self._parse_all(payloads, self.clock.now()))
+
+    def _ingest_events(
+        self, events: list[Event], only: frozenset[Identity] | None = None
+    ) -> list[IngestResult]:
+        staged: dict[str, tuple[int, ProfileState[Any]]] = {}
+        results: list[IngestResult] = []
+        with self.store.transaction() as tx:
+            results.extend(self._ingest_one(tx, event, staged, only) for event in events)
+        # Only what was committed may be cached.
+        self._states.update(staged)
+        return results
+
+    def _parse_all(
+        self, payloads: Iterable[Event | Mapping[str, Any] | str | bytes], now: pendulum.DateTime
+    ) -> list[Event]:
+        events: list[Event] = []
+        errors: list[FieldError] = []
+        for index, payload in enumerate(payloads):
+            if isinstance(payload, Event):
+                events.append(payload)
+                continue
+            try:
+                events.append(parse_segment(payload, received_at=now))
+            except ValidationError as exc:
+                errors.extend(e.under(f"$[{index}]") for e in exc.errors)
+        if errors:
+            raise ValidationError(errors)
+        return events
+
+    def _ingest_one(
+        self,
+        tx: Transaction,
+        event: Event,
+        staged: dict[str, tuple[int, ProfileState[Any]]],
+        only: frozenset[Identity] | None = None,
+    ) -> IngestResult:
+        if not tx.remember_message(event.message_id, event.received_at, self.dedupe_window):
+            log.debug("duplicate message_id=%s type=%s", event.message_id, event.type.value)
+            return IngestResult(message_id=event.message_id, profile_id=None, duplicate=True)
+        ids = self.rules.identities(event)
+        if only is not None:
+            # An imported event may name identifiers that belonged to someone else.
+            ids = [i for i in ids if i in only] or ids[:1]
+        key: Key = (event.timestamp, event.message_id)
+        rows = tx.identity_rows(ids)
+        new_links = [link for link in self.rules.links(event, ids) if self._link_is_news(tx, link)]
+        merged: tuple[str, ...] = ()
+        membership: Mapping[str, frozenset[Identity]] = {}
+        if new_links or any(i not in rows or key < rows[i].first_seen for i in ids):
+            tx.put_links(new_links)
+            result, before = self._reresolve(tx, ids, key)
+            ours = {(frozenset((link.a, link.b)), link.message_id) for link in new_links}
+            records = [
+                r
+                for r in result.log
+                if (frozenset((r.link.a, r.link.b)), r.link.message_id) in ours
+            ]
+            self._log_decisions(tx, records)
+            merged = tuple(r.absorbed for r in records if r.outcome == "merged" and r.absorbed)
+            membership = result.profiles
+            profile_id = result.profile_of[ids[0]]
+            touched = set(membership) | {profile_id}
+        else:
+            profile_id = rows[ids[0]].profile_id
+            touched = {profile_id}
+            before = set()
+        tx.append_event(event, ids[0])
+        for pid in sorted(touched):
+            self._refresh(
+                tx, pid, membership.get(pid), event if pid == profile_id else None, staged
+            )
+        for gone in before - touched:
+            self._states.pop(gone, None)
+        log.debug(
+            "ingested message_id=%s type=%s profile=%s identifiers=%d",
+            event.message_id,
+            event.type.value,
+            profile_id,
+            len(ids),
+        )
+        return IngestResult(message_id=event.message_id, profile_id=profile_id, merged=merged)
+
+    def _link_is_news(self, tx: Transaction, link: Link) -> bool:
+        pair = (link.a, link.b) if link.a <= link.b else (link.b, link.a)
+        known = self._known_links.get(pair)
+        # A stored pair's key only ever decreases, so a cached key at or before ours settles it.
+        if known is not None and known <= link.key:
+            return False
+        for stored in tx.links_of([link.a]):
+            if {stored.a, stored.b} == {link.a, link.b}:
+                self._known_links[pair] = stored.key
+                return link.key < stored.key
+        return True
+
+    def _component(
+        self, tx: Transaction, start: Iterable[Identity]
+    ) -> tuple[set[Identity], list[Link]]:
+        """Every identifier linked (transitively, whatever the policy said) to ``start``."""
+        members = set(start)
+        frontier = set(members)
+        links: dict[tuple[Identity, Identity], Link] = {}
+        while frontier:
+            found = tx.links_of(frontier)
+            frontier = set()
+            for link in found:
+                links[(link.a, link.b)] = link
+                for end in (link.a, link.b):
+                    if end not in members:
+                        members.add(end)
+                        frontier.add(end)
+        return members, list(links.values())
+
+    def _reresolve(
+        self, tx: Transaction, start: Iterable[Identity], key: Key | None
+    ) -> tuple[Resolution, set[str]]:
+        """Resolve the component around ``start`` again and store who now belongs where.
+
+        ``key`` is when the identifiers in ``start`` were seen (None for an
+        operator action). Returns the resolution and the profile ids before it.
+        """
+        seen_now = set(start) if key is not None else set()
+        members, links = self._component(tx, start)
+        rows = tx.identity_rows(members)
+        first_seen: dict[Identity, Key] = {}
+        for identity in members:
+            known = rows[identity].first_seen if identity in rows else None
+            if key is not None and identity in seen_now and (known is None or key < known):
+                known = key
+            if known is None:  # pragma: no cover - every linked identifier has a row
+                raise ValidationError.one("$.identities", "invalid", f"no row for {identity.kind}")
+            first_seen[identity] = known
+        result = resolve(
+            first_seen=first_seen,
+            links=links,
+            policy=self.rules.policy,
+            separations=tx.separations_of(members),
+        )
+        wanted = {
+            i: IdentityRow(profile_id=result.profile_of[i], first_seen=first_seen[i])
+            for i in members
+        }
+        tx.put_identity_rows({i: row for i, row in wanted.items() if rows.get(i) != row})
+        before = {row.profile_id for row in rows.values()}
+        for gone in before - set(result.profiles):
+            tx.delete_profile(gone)
+        return result, before
+
+    def _log_decisions(self, tx: Transaction, records: list[MergeRecord]) -> None:
+        tx.append_merge_log(records)
+        for record in records:
+            # Ids and outcomes only: identifier values are personal data and stay out of logs.
+            log.info(
+                "identity %s message_id=%s survivor=%s absorbed=%s reason=%s",
+                record.outcome,
+                record.link.message_id,
+                record.survivor,
+                record.absorbed,
+                record.reason,
+            )
+
+    def _refresh(
+        self,
+        tx: Transaction,
+        profile_id: str,
+        members: frozenset[Identity] | None,
+        event: Event | None,
+        staged: dict[str, tuple[int, ProfileState[Any]]],
+    ) -> None:
+        """Bring a profile's state and version up to date.
+
+        ``members`` is the profile's new membership (None: unchanged); ``event``
+        the event just filed under it (None: only membership changed).
+        """
+        row = tx.profile(profile_id)
+        identities = members if members is not None else row.identities if row else frozenset()
+        if event is None and row is not None and row.identities == identities:
+            return  # nothing about this profile changed
+        cached = staged.get(profile_id) or self._states.get(profile_id)
+        state: ProfileState[Any] | None = None
+        if (
+            event is not None
+            and row is not None
+            and cached is not None
+            and cached[0] == row.version
+            and row.identities == identities
+            and (
+                cached[1].last_key is None
+                or (event.timestamp, event.message_id) > cached[1].last_key
+            )
+        ):
+            state = advance(cached[1], event, self.rules.identities(event), self.reducers)
+        if state is None:
+            state = fold(tx.events_of(identities), rules=self.rules, reducers=self.reducers)
+        staged[profile_id] = (tx.put_profile(profile_id, identities), state)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _profile_id(self, tx: Transaction, ref: str | Identity) -> str | None:
+        if isinstance(ref, Identity):
+            row = tx.identity_rows([ref]).get(ref)
+            return row.profile_id if row else None
+        if not isinstance(ref, str):
+            raise ValidationError.one("$.ref", "type", "must be a profile id or an Identity")
+        return ref if tx.profile(ref) is not None else None
+
+    def state(self, ref: str | Identity) -> ProfileState[Any] | None:
+        """The folded state of a profile (by id or by any of its identifiers), or None."""
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            if pid is None:
+                return None
+            row = tx.profile(pid)
+            assert row is not None  # noqa: S101 - _profile_id checked it exists
+            cached = self._states.get(pid)
+            if cached is not None and cached[0] == row.version:
+                return cached[1]
+            state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
+        self._states[pid] = (row.version, state)
+        return state
+
+    def profile(self, ref: str | Identity) -> Profile | None:
+        """The unified profile (by id or by any of its identifiers), or None if unknown."""
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            row = tx.profile(pid) if pid else None
+        if pid is None or row is None:
+            return None
+        state = self.state(pid)
+        assert state is not None  # noqa: S101 - the profile exists
+        return build_profile(pid, row.identities, state)
+
+    def explain(self, ref: str | Identity) -> Explanation | None:
+        """Say how a profile came to be: its identifiers and every link decision about them."""
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            row = tx.profile(pid) if pid else None
+            if pid is None or row is None:
+                return None
+            return Explanation(
+                profile_id=pid,
+                identities=row.identities,
+                decisions=tuple(tx.merge_log(row.identities)),
+                events=len(tx.events_of(row.identities)),
+            )
+
+    def resolution(self, ref: str | Identity) -> Resolution | None:
+        """Recompute, from what is stored, the identity resolution around a profile."""
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            row = tx.profile(pid) if pid else None
+            if row is None:
+                return None
+            members, links = self._component(tx, row.identities)
+            rows = tx.identity_rows(members)
+            return resolve(
+                first_seen={i: r.first_seen for i, r in rows.items()},
+                links=links,
+                policy=self.rules.policy,
+                separations=tx.separations_of(members),
+            )
+
+    # --- operator actions ---------------------------------------------------------------
+
+    def unmerge(self, ref: str | Identity, *, keep: Identity, split: Identity) -> list[str]:
+        """Separate two identifiers of one profile for good, and rebuild what follows.
+
+        ``keep`` and ``split`` end up in different profiles; each identifier,
+        trait and event goes back to the side it came from, and no later link
+        may join the two groups again. Returns the resulting profile ids.
+
+        Raises:
+            ValidationError: the profile is unknown or does not hold both identifiers.
+        """
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            row = tx.profile(pid) if pid else None
+            if (
+                row is None
+                or keep not in row.identities
+                or split not in row.identities
+                or keep == split
+            ):
+                raise ValidationError.one(
+                    "$.ref", "invalid", "the profile must hold both keep and split"
+                )
+            tx.add_separation(keep, split)
+            result, before = self._reresolve(tx, row.identities, None)
+            staged: dict[str, tuple[int, ProfileState[Any]]] = {}
+            for new in sorted(result.profiles):
+                self._refresh(tx, new, result.profiles[new], None, staged)
+            for gone in before - set(result.profiles):
+                self._states.pop(gone, None)
+            log.info("unmerge profile=%s into %d profiles", pid, len(result.profiles))
+        self._states.update(staged)
+        return sorted(result.profiles)
+
+    def _digest(self, tx: Transaction, identity: Identity) -> str:
+        return hmac.new(tx.secret(), str(identity).encode(), hashlib.sha256).hexdigest()
+
+    def erase(self, ref: str | Identity) -> Erasure:
+        """Remove every trace of a person; keep only keyed hashes so an opt-out survives.
+
+        Raises:
+            ValidationError: no such profile.
+        """
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            row = tx.profile(pid) if pid else None
+            if pid is None or row is None:
+                raise ValidationError.one("$.ref", "not_found", "no such profile")
+            events = len(tx.events_of(row.identities))
+            digests = tuple(sorted(self._digest(tx, i) for i in row.identities))
+            tx.erase(row.identities, pid)
+            now = self.clock.now()
+            for digest in digests:
+                tx.suppress(digest, now)
+        self._states.pop(pid, None)
+        self._known_links = {
+            p: k for p, k in self._known_links.items() if not set(p) & row.identities
+        }
+        log.info("erased profile=%s identifiers=%d events=%d", pid, len(row.identities), events)
+        return Erasure(
+            profile_id=pid, identities=len(row.identities), events=events, suppressed=digests
+        )
+
+    def is_suppressed(self, identity: Identity) -> bool:
+        """Say whether this identifier belonged to an erased person (an opt-out that survives)."""
+        with self.store.transaction() as tx:
+            return tx.is_suppressed(self._digest(tx, identity))
+
+    def export(self, ref: str | Identity) -> dict[str, Any]:
+        """Everything held about a person, as documented JSON (GDPR access and portability).
+
+        ``import_profile`` of the result into an empty store gives an identical profile.
+
+        Raises:
+            ValidationError: no such profile.
+        """
+        profile = self.profile(ref)
+        if profile is None:
+            raise ValidationError.one("$.ref", "not_found", "no such profile")
+        with self.store.transaction() as tx:
+            events = sorted(
+                tx.events_of(profile.identities), key=lambda e: (e.timestamp, e.message_id)
+            )
+            decisions = tx.merge_log(profile.identities)
+        return {
+            "format": EXPORT_FORMAT,
+            "profile": converter.unstructure(profile),
+            "events": [converter.unstructure(e) for e in events],
+            "identity_decisions": [converter.unstructure(r) for r in decisions],
+        }
+
+    def import_profile(self, data: Mapping[str, Any]) -> Profile:
+        """Load a person exported by `export` (from this or another store).
+
+        Raises:
+            ValidationError: not an export of this format, or its events are invalid.
+        """
+        if data.get("format") != EXPORT_FORMAT:
+            raise ValidationError.one("$.format", "invalid", f"must be {EXPORT_FORMAT!r}")
+        raw_events = data.get("events")
+        if not isinstance(raw_events, list):
+            raise ValidationError.one("$.events", "type", "must be a list of events")
+        events = converter.structure(raw_events, list[Event])
+        profile_data = data.get("profile")
+        listed = profile_data.get("identities", []) if isinstance(profile_data, Mapping) else []
+        exported = converter.structure(listed, list[Identity])
+        results = self._ingest_events(events, only=frozenset(exported) or None)
+        pid = next((r.profile_id for r in reversed(results) if r.profile_id), None)
+        profile = self.profile(pid) if pid else None
+        if profile is None:
+            raise ValidationError.one("$.events", "empty", "the export holds no events")
+        return profile
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Engine:  # noqa: PYI034 - Engine is not meant to be subclassed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

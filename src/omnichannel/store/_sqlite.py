@@ -1,0 +1,360 @@
+"""The embedded default Store: one SQLite file, WAL, one writer at a time.
+
+Each transaction starts with ``BEGIN IMMEDIATE`` (it takes the write lock up
+front, so two writers never deadlock half-way), waits up to ``busy_timeout``
+for a busy file, and retries a few times more before giving up with a
+`StoreError`: callers never see ``SQLITE_BUSY``. The schema is versioned and
+migrated on open.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pendulum
+
+from omnichannel._convert import converter
+from omnichannel._time import format_timestamp, parse_timestamp
+from omnichannel.errors import StoreError, ValidationError
+from omnichannel.identity import Link, MergeRecord
+from omnichannel.models import Event, Identity
+from omnichannel.store._protocol import IdentityRow, ProfileRow
+
+#: Schema migrations, in order; the schema version is the number applied.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE messages (message_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
+    CREATE TABLE identities (
+        identity TEXT PRIMARY KEY, profile_id TEXT NOT NULL,
+        first_at TEXT NOT NULL, first_message TEXT NOT NULL
+    );
+    CREATE INDEX identities_profile ON identities (profile_id);
+    CREATE TABLE links (
+        lo TEXT NOT NULL, hi TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+        at TEXT NOT NULL, message_id TEXT NOT NULL,
+        PRIMARY KEY (lo, hi)
+    );
+    CREATE INDEX links_hi ON links (hi);
+    CREATE TABLE separations (a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b));
+    CREATE TABLE merge_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        a TEXT NOT NULL, b TEXT NOT NULL, record TEXT NOT NULL
+    );
+    CREATE INDEX merge_log_a ON merge_log (a);
+    CREATE INDEX merge_log_b ON merge_log (b);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, identity TEXT NOT NULL,
+        message_id TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL
+    );
+    CREATE INDEX events_identity ON events (identity);
+    CREATE TABLE profiles (
+        profile_id TEXT PRIMARY KEY, identities TEXT NOT NULL, version INTEGER NOT NULL
+    );
+    CREATE TABLE suppressions (digest TEXT PRIMARY KEY, at TEXT NOT NULL);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('profile_version', 0);
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    """,
+)
+
+_RETRIES = 5
+
+
+def _key(identity: Identity) -> str:
+    return f"{identity.kind}:{identity.value}"
+
+
+def _identity(text: str) -> Identity:
+    kind, _, value = text.partition(":")
+    return Identity(kind=kind, value=value)
+
+
+def _placeholders(items: list[str]) -> str:
+    return ",".join("?" * len(items))
+
+
+class _SQLiteTransaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def remember_message(
+        self, message_id: str, at: pendulum.DateTime, window: pendulum.Duration
+    ) -> bool:
+        row = self._db.execute(
+            "SELECT seen_at FROM messages WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        if row is not None and abs(at - parse_timestamp(row[0])) < window:
+            return False
+        self._db.execute(
+            "INSERT OR REPLACE INTO messages VALUES (?, ?)", (message_id, format_timestamp(at))
+        )
+        return True
+
+    def identity_rows(self, identities: Iterable[Identity]) -> dict[Identity, IdentityRow]:
+        keys = [_key(i) for i in identities]
+        if not keys:
+            return {}
+        rows = self._db.execute(
+            "SELECT identity, profile_id, first_at, first_message FROM identities"  # noqa: S608 - placeholders only
+            f" WHERE identity IN ({_placeholders(keys)})",
+            keys,
+        )
+        return {
+            _identity(identity): IdentityRow(
+                profile_id=pid, first_seen=(parse_timestamp(at), message)
+            )
+            for identity, pid, at, message in rows
+        }
+
+    def put_identity_rows(self, rows: Mapping[Identity, IdentityRow]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO identities VALUES (?, ?, ?, ?)",
+            [
+                (_key(i), row.profile_id, format_timestamp(row.first_seen[0]), row.first_seen[1])
+                for i, row in rows.items()
+            ],
+        )
+
+    def links_of(self, identities: Iterable[Identity]) -> list[Link]:
+        keys = [_key(i) for i in identities]
+        if not keys:
+            return []
+        marks = _placeholders(keys)
+        rows = self._db.execute(
+            f"SELECT a, b, at, message_id FROM links WHERE lo IN ({marks}) "  # noqa: S608 - placeholders only
+            f"UNION SELECT a, b, at, message_id FROM links WHERE hi IN ({marks})",
+            keys + keys,
+        )
+        return [
+            Link(a=_identity(a), b=_identity(b), at=parse_timestamp(at), message_id=m)
+            for a, b, at, m in rows
+        ]
+
+    def put_links(self, links: Iterable[Link]) -> None:
+        for link in links:
+            a, b = _key(link.a), _key(link.b)
+            lo, hi = sorted((a, b))
+            # The earlier observation of a pair wins (timestamps are written sortably).
+            self._db.execute(
+                """INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (lo, hi) DO UPDATE SET
+                     a = excluded.a, b = excluded.b,
+                     at = excluded.at, message_id = excluded.message_id
+                   WHERE (excluded.at, excluded.message_id) < (links.at, links.message_id)""",
+                (lo, hi, a, b, format_timestamp(link.at), link.message_id),
+            )
+
+    def separations_of(self, identities: Iterable[Identity]) -> list[tuple[Identity, Identity]]:
+        keys = [_key(i) for i in identities]
+        if not keys:
+            return []
+        marks = _placeholders(keys)
+        rows = self._db.execute(
+            f"SELECT a, b FROM separations WHERE a IN ({marks}) OR b IN ({marks})",  # noqa: S608 - placeholders only
+            keys + keys,
+        )
+        return [(_identity(a), _identity(b)) for a, b in rows]
+
+    def add_separation(self, a: Identity, b: Identity) -> None:
+        first, second = sorted((a, b))
+        self._db.execute(
+            "INSERT OR IGNORE INTO separations VALUES (?, ?)", (_key(first), _key(second))
+        )
+
+    def append_merge_log(self, records: Iterable[MergeRecord]) -> None:
+        self._db.executemany(
+            "INSERT INTO merge_log (a, b, record) VALUES (?, ?, ?)",
+            [
+                (_key(r.link.a), _key(r.link.b), json.dumps(converter.unstructure(r)))
+                for r in records
+            ],
+        )
+
+    def merge_log(self, identities: Iterable[Identity]) -> list[MergeRecord]:
+        keys = [_key(i) for i in identities]
+        if not keys:
+            return []
+        marks = _placeholders(keys)
+        rows = self._db.execute(
+            f"SELECT record FROM merge_log WHERE a IN ({marks}) OR b IN ({marks}) ORDER BY seq",  # noqa: S608 - placeholders only
+            keys + keys,
+        )
+        return [converter.structure(json.loads(record), MergeRecord) for (record,) in rows]
+
+    def append_event(self, event: Event, identity: Identity) -> None:
+        self._db.execute(
+            "INSERT INTO events (identity, message_id, at, body) VALUES (?, ?, ?, ?)",
+            (
+                _key(identity),
+                event.message_id,
+                format_timestamp(event.timestamp),
+                json.dumps(converter.unstructure(event), separators=(",", ":")),
+            ),
+        )
+
+    def events_of(self, identities: Iterable[Identity]) -> list[Event]:
+        keys = [_key(i) for i in identities]
+        if not keys:
+            return []
+        rows = self._db.execute(
+            f"SELECT body FROM events WHERE identity IN ({_placeholders(keys)}) ORDER BY seq",  # noqa: S608 - placeholders only
+            keys,
+        )
+        return [converter.structure(json.loads(body), Event) for (body,) in rows]
+
+    def profile(self, profile_id: str) -> ProfileRow | None:
+        row = self._db.execute(
+            "SELECT identities, version FROM profiles WHERE profile_id = ?", (profile_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return ProfileRow(
+            profile_id=profile_id,
+            identities=frozenset(_identity(k) for k in json.loads(row[0])),
+            version=row[1],
+        )
+
+    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
+        (version,) = self._db.execute(
+            "UPDATE counters SET value = value + 1 WHERE name = 'profile_version' RETURNING value"
+        ).fetchone()
+        self._db.execute(
+            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?)",
+            (profile_id, json.dumps(sorted(_key(i) for i in identities)), version),
+        )
+        return int(version)
+
+    def delete_profile(self, profile_id: str) -> None:
+        self._db.execute("DELETE FROM profiles WHERE profile_id = ?", (profile_id,))
+
+    def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
+        keys = [_key(i) for i in identities]
+        for key in keys:
+            self._db.execute("DELETE FROM events WHERE identity = ?", (key,))
+            self._db.execute("DELETE FROM identities WHERE identity = ?", (key,))
+            for table in ("links", "separations", "merge_log"):
+                self._db.execute(f"DELETE FROM {table} WHERE a = ? OR b = ?", (key, key))  # noqa: S608 - fixed table names
+        self.delete_profile(profile_id)
+
+    def suppress(self, digest: str, at: pendulum.DateTime) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO suppressions VALUES (?, ?)", (digest, format_timestamp(at))
+        )
+
+    def is_suppressed(self, digest: str) -> bool:
+        found = self._db.execute(
+            "SELECT 1 FROM suppressions WHERE digest = ?", (digest,)
+        ).fetchone()
+        return found is not None
+
+    def secret(self) -> bytes:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'secret'").fetchone()
+        if row is not None:
+            return bytes(row[0])
+        key = secrets.token_bytes(32)
+        self._db.execute("INSERT INTO meta VALUES ('secret', ?)", (key,))
+        return key
+
+
+class SQLiteStore:
+    """Everything in one SQLite file: durable, and shared safely by several processes.
+
+    Args:
+        path: The database file (created if missing), or ``":memory:"``.
+        busy_timeout: Seconds to wait for another process's write to finish.
+        synchronous: SQLite's ``synchronous`` setting: ``"NORMAL"`` (default;
+            with WAL a committed transaction survives a process crash) or
+            ``"FULL"`` (it also survives power loss, at the cost of an fsync
+            per commit).
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "shop.db")
+        >>> store.schema_version
+        1
+        >>> store.close()
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 30.0, synchronous: str = "NORMAL"
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValidationError.one("$.synchronous", "invalid", "must be NORMAL or FULL")
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        """How many migrations this file has had."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        return int(version)
+
+    def _migrate(self) -> None:
+        with self._immediate():
+            current = self.schema_version
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} has schema {current};"
+                    f" this omnichannel knows up to {len(MIGRATIONS)}",
+                    code="schema_too_new",
+                )
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            for attempt in range(_RETRIES):
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    if attempt == _RETRIES - 1:
+                        raise StoreError(f"{self.path} stayed locked: {exc}", code="busy") from None
+                    time.sleep(0.05 * 2**attempt)
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLiteTransaction]:
+        """Run a block in one write transaction: committed at the end, rolled back on error."""
+        with self._immediate() as db:
+            yield _SQLiteTransaction(db)
+
+    def profile_ids(self) -> Iterator[str]:
+        """Every profile id."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT profile_id FROM profiles ORDER BY profile_id"
+            ).fetchall()
+        return iter([pid for (pid,) in rows])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
