@@ -159,3 +159,15 @@ def test_secret_is_made_once_and_kept(store):
         first = tx.secret()
     with store.transaction() as tx:
         assert (32, first) == (len(first), tx.secret())
+
+
+def test_nested_transactions_join_the_outer_one(store):
+    """A transaction opened inside another (same thread) commits or rolls back with it."""
+    with pytest.raises(RuntimeError), store.transaction() as outer:
+        outer.put_profile("p1", frozenset({A}))
+        with store.transaction() as inner:
+            inner.put_profile("p2", frozenset({B}))
+            assert inner.profile("p1") is not None
+        raise RuntimeError
+    with store.transaction() as tx:
+        assert (None, None) == (tx.profile("p1"), tx.profile("p2"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_origin
 
 import cattrs
 import pendulum
@@ -21,7 +21,7 @@ from omnichannel._json import check_tree
 from omnichannel._jsonpath import child
 from omnichannel._time import format_timestamp, parse_timestamp, to_utc
 from omnichannel.errors import FieldError, ValidationError
-from omnichannel.models import Channel, Identity, IdentityKind
+from omnichannel.models import Channel, IdentityKind
 from omnichannel.typing import JSONObject
 
 __all__ = ["Converter", "converter"]
@@ -103,6 +103,10 @@ def _is_json_object(cl: Any) -> bool:
     return bool(cl == JSONObject)
 
 
+def _is_set_type(cl: Any) -> bool:
+    return cl in (frozenset, set) or get_origin(cl) in (frozenset, set)
+
+
 def _make_converter() -> Converter:
     conv = Converter()
     for cls in (pendulum.DateTime, dt.datetime):
@@ -113,9 +117,9 @@ def _make_converter() -> Converter:
     for name_cls in (Channel, IdentityKind):
         conv.register_unstructure_hook(name_cls, str)
         conv.register_structure_hook(name_cls, lambda v, cl: cl(v))
-    # Sets of identities are written sorted, so equal profiles serialize identically.
+    # Sets become lists (JSON has no sets), sorted so equal values serialize identically.
     conv.register_unstructure_hook_func(
-        lambda cl: cl == frozenset[Identity],
+        _is_set_type,
         lambda items: [conv.unstructure(i) for i in sorted(items)],
     )
     conv.register_structure_hook_func(_is_json_object, _structure_json)

@@ -76,4 +76,5 @@ def format_timestamp(value: dt.datetime) -> str:
         >>> format_timestamp(parse_timestamp("2024-03-05T10:02:00Z"))
         '2024-03-05T10:02:00.000000Z'
     """
-    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat() is C and several times faster than strftime (this runs per stored timestamp).
+    return to_utc(value).isoformat(timespec="microseconds")[:-6] + "Z"

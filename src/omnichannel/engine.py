@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -19,13 +20,14 @@ import attrs
 import pendulum
 
 from omnichannel._convert import converter
+from omnichannel._time import format_timestamp, parse_timestamp
 from omnichannel.clock import Clock, SystemClock
 from omnichannel.errors import FieldError, ValidationError
 from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
 from omnichannel.ingest import parse_segment
 from omnichannel.models import Event, Identity, Profile
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
-from omnichannel.store import IdentityRow, SQLiteStore, Store, Transaction
+from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
 
 __all__ = ["Engine", "Erasure", "Explanation", "IngestResult"]
 
@@ -161,14 +163,19 @@ class Engine:
             ValidationError: some payload is invalid (paths rooted at its index,
                 ``$[3].event``); nothing was stored.
         """
-        return self._ingest_events(self._parse_all(payloads, self.clock.now()))
+        return self._ingest_events(list(payloads))
 
     def _ingest_events(
-        self, events: list[Event], only: frozenset[Identity] | None = None
+        self,
+        payloads: list[Event | Mapping[str, Any] | str | bytes],
+        only: frozenset[Identity] | None = None,
     ) -> list[IngestResult]:
         staged: dict[str, tuple[int, ProfileState[Any]]] = {}
         results: list[IngestResult] = []
         with self.store.transaction() as tx:
+            # The clock is read once the write lock is held, so events that carry no time of
+            # their own are stamped in the order writers get their turn (no late-event refolds).
+            events = self._parse_all(payloads, self.clock.now())
             results.extend(self._ingest_one(tx, event, staged, only) for event in events)
         # Only what was committed may be cached.
         self._states.update(staged)
@@ -339,23 +346,59 @@ class Engine:
         identities = members if members is not None else row.identities if row else frozenset()
         if event is None and row is not None and row.identities == identities:
             return  # nothing about this profile changed
-        cached = staged.get(profile_id) or self._states.get(profile_id)
         state: ProfileState[Any] | None = None
-        if (
-            event is not None
-            and row is not None
-            and cached is not None
-            and cached[0] == row.version
-            and row.identities == identities
-            and (
-                cached[1].last_key is None
-                or (event.timestamp, event.message_id) > cached[1].last_key
-            )
-        ):
-            state = advance(cached[1], event, self.rules.identities(event), self.reducers)
+        if event is not None and row is not None and row.identities == identities:
+            # Fast path: the last state (ours, or another process's snapshot) plus this event.
+            base = self._current(row, staged)
+            key = (event.timestamp, event.message_id)
+            if base is not None and (base.last_key is None or key > base.last_key):
+                state = advance(base, event, self.rules.identities(event), self.reducers)
         if state is None:
             state = fold(tx.events_of(identities), rules=self.rules, reducers=self.reducers)
-        staged[profile_id] = (tx.put_profile(profile_id, identities), state)
+        snapshot = self._encode(state) if self.store.serializes_snapshots else state
+        staged[profile_id] = (tx.put_profile(profile_id, identities, snapshot), state)
+
+    def _current(
+        self, row: ProfileRow, staged: Mapping[str, tuple[int, ProfileState[Any]]]
+    ) -> ProfileState[Any] | None:
+        """The state matching the row's version: cached here, or decoded from its snapshot."""
+        cached = staged.get(row.profile_id) or self._states.get(row.profile_id)
+        if cached is not None and cached[0] == row.version:
+            return cached[1]
+        if isinstance(row.snapshot, ProfileState):
+            return row.snapshot
+        if isinstance(row.snapshot, str):
+            return self._decode(row.snapshot)
+        return None
+
+    def _encode(self, state: ProfileState[Any]) -> str:
+        key = state.last_key
+        return json.dumps(
+            {
+                "last_key": None if key is None else [format_timestamp(key[0]), key[1]],
+                "values": {
+                    r.name: converter.unstructure(state.values[r.name], unstructure_as=r.state_type)
+                    for r in self.reducers
+                },
+            },
+            separators=(",", ":"),
+        )
+
+    def _decode(self, text: str) -> ProfileState[Any] | None:
+        """Read a snapshot back; None if other reducers wrote it (the caller then refolds)."""
+        data = json.loads(text)
+        values = data["values"]
+        if set(values) != {r.name for r in self.reducers}:
+            return None
+        try:
+            decoded = {
+                r.name: converter.structure(values[r.name], r.state_type) for r in self.reducers
+            }
+        except ValidationError:
+            return None
+        key = data["last_key"]
+        last = None if key is None else (parse_timestamp(key[0]), key[1])
+        return ProfileState(values=decoded, last_key=last)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -375,10 +418,9 @@ class Engine:
                 return None
             row = tx.profile(pid)
             assert row is not None  # noqa: S101 - _profile_id checked it exists
-            cached = self._states.get(pid)
-            if cached is not None and cached[0] == row.version:
-                return cached[1]
-            state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
+            state = self._current(row, {})
+            if state is None:
+                state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
         self._states[pid] = (row.version, state)
         return state
 
@@ -530,7 +572,7 @@ class Engine:
         profile_data = data.get("profile")
         listed = profile_data.get("identities", []) if isinstance(profile_data, Mapping) else []
         exported = converter.structure(listed, list[Identity])
-        results = self._ingest_events(events, only=frozenset(exported) or None)
+        results = self._ingest_events(list(events), only=frozenset(exported) or None)
         pid = next((r.profile_id for r in reversed(results) if r.profile_id), None)
         profile = self.profile(pid) if pid else None
         if profile is None:

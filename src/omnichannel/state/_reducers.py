@@ -11,7 +11,7 @@ order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -39,12 +39,16 @@ class Reducer(Protocol[S]):
     """A pure fold step. ``name`` keys its value in `ProfileState.values`.
 
     ``step`` receives the event's identifiers (highest priority first) for
-    reducers that care which identifier spoke (consent does).
+    reducers that care which identifier spoke (consent does). ``state_type``
+    is what the state is (``int``, an attrs class ...): stores that keep
+    snapshots write it through `omnichannel.converter`.
 
     .. versionadded:: 0.1.0
     """
 
     name: str
+    #: The state's type, so a store can write it and read it back through the converter.
+    state_type: Any
 
     def initial(self) -> S:
         """The state before any event."""
@@ -88,6 +92,7 @@ class ActivityReducer:
     """First and last seen, overall and per channel, with event counts."""
 
     name = "activity"
+    state_type = Activity
 
     def initial(self) -> Activity:
         return Activity()
@@ -125,6 +130,7 @@ class TraitsReducer:
     """Traits from identify calls, last writer wins (in canonical order)."""
 
     name = "traits"
+    state_type: Any = Mapping[str, Any]
 
     def initial(self) -> Mapping[str, Any]:
         return {}
@@ -188,6 +194,7 @@ class CartReducer:
     """Adds and removals on any channel act on one cart; an order takes out what it bought."""
 
     name = "cart"
+    state_type = Cart
 
     def initial(self) -> Cart:
         return Cart()
@@ -313,6 +320,7 @@ class OrdersReducer:
     """Order Completed counts once per order id; refunds and cancellations adjust it."""
 
     name = "orders"
+    state_type = Orders
 
     def initial(self) -> Orders:
         return Orders()
@@ -388,18 +396,29 @@ class LedgerEntry:
     accepted: bool
 
 
+#: How many ledger entries the state keeps; the events themselves are the full ledger.
+LEDGER_TAIL = 20
+
+
 @attrs.frozen(kw_only=True)
 class Loyalty:
-    """A points ledger whose balance is never negative."""
+    """A points balance that is never negative, with the latest ledger entries.
+
+    ``ledger`` keeps the last `LEDGER_TAIL` movements (the event history holds
+    them all); ``movements`` and ``rejected`` count every one.
+    """
 
     balance: int = 0
     ledger: tuple[LedgerEntry, ...] = ()
+    movements: int = 0
+    rejected: int = 0
 
 
 class LoyaltyReducer:
     """``Loyalty Points Earned`` / ``Loyalty Points Redeemed`` events with a ``points`` property."""
 
     name = "loyalty"
+    state_type = Loyalty
 
     def initial(self) -> Loyalty:
         return Loyalty()
@@ -422,7 +441,9 @@ class LoyaltyReducer:
         )
         return Loyalty(
             balance=state.balance + delta if accepted else state.balance,
-            ledger=(*state.ledger, entry),
+            ledger=(*state.ledger[-(LEDGER_TAIL - 1) :], entry),
+            movements=state.movements + 1,
+            rejected=state.rejected + (not accepted),
         )
 
 
@@ -433,7 +454,25 @@ _CONSENT_EVENTS = {
     "Consent Denied": ConsentStatus.DENIED,
     "Consent Revoked": ConsentStatus.REVOKED,
 }
-Scope = tuple[str, str | None]  # (purpose, channel or None for every channel)
+
+
+@attrs.frozen(kw_only=True)
+class ConsentGroup:
+    """Identifiers known to be one person, and their latest answer per (purpose, channel)."""
+
+    members: frozenset[Identity]
+    answers: tuple[Consent, ...] = ()
+
+    def with_answer(self, record: Consent) -> ConsentGroup:
+        """This group with ``record`` replacing the answer for its scope."""
+        kept = tuple(
+            c for c in self.answers if (c.purpose, c.channel) != (record.purpose, record.channel)
+        )
+        return ConsentGroup(members=self.members, answers=_sorted_answers((*kept, record)))
+
+
+def _sorted_answers(answers: Iterable[Consent]) -> tuple[Consent, ...]:
+    return tuple(sorted(answers, key=lambda c: (c.purpose, str(c.channel))))
 
 
 @attrs.frozen(kw_only=True)
@@ -446,12 +485,12 @@ class Consents:
     earlier ones within a group.
     """
 
-    groups: tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...] = ()
+    groups: tuple[ConsentGroup, ...] = ()
 
     @property
     def records(self) -> tuple[Consent, ...]:
         """Every current answer, across groups (what Profile.consents holds)."""
-        found = [record for _, scopes in self.groups for record in scopes.values()]
+        found = [record for group in self.groups for record in group.answers]
         return tuple(sorted(found, key=lambda c: (c.purpose, str(c.channel), c.status_at)))
 
 
@@ -459,6 +498,7 @@ class ConsentReducer:
     """Consent events (Granted, Denied, Revoked: purpose, channel, expires_at) and Unsubscribed."""
 
     name = "consent"
+    state_type = Consents
 
     def initial(self) -> Consents:
         return Consents()
@@ -469,28 +509,33 @@ class ConsentReducer:
         if record is None:
             return state if groups == state.groups else Consents(groups=groups)
         speaker = identities[0] if identities else None
-        updated: list[tuple[frozenset[Identity], Mapping[Scope, Consent]]] = []
-        for members, scopes in groups:
-            if (speaker is not None and speaker in members) or (speaker is None and not updated):
-                scopes = {**scopes, (record.purpose, record.channel): record}  # noqa: PLW2901
-            updated.append((members, scopes))
+        updated: list[ConsentGroup] = []
+        for group in groups:
+            if (speaker is not None and speaker in group.members) or (
+                speaker is None and not updated
+            ):
+                updated.append(group.with_answer(record))
+            else:
+                updated.append(group)
         return Consents(groups=tuple(updated))
 
 
 def _join_groups(
-    groups: tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...],
-    identities: frozenset[Identity],
-) -> tuple[tuple[frozenset[Identity], Mapping[Scope, Consent]], ...]:
-    touching = [g for g in groups if g[0] & identities]
-    if len(touching) == 1 and identities <= touching[0][0]:
+    groups: tuple[ConsentGroup, ...], identities: frozenset[Identity]
+) -> tuple[ConsentGroup, ...]:
+    touching = [g for g in groups if g.members & identities]
+    if len(touching) == 1 and identities <= touching[0].members:
         return groups
-    members = frozenset(identities).union(*(g[0] for g in touching))
-    merged: dict[Scope, Consent] = {}
-    for _, scopes in touching:
-        for scope, record in scopes.items():
+    members = identities.union(*(g.members for g in touching))
+    merged: dict[tuple[str, str | None], Consent] = {}
+    for group in touching:
+        for record in group.answers:
+            scope = (record.purpose, record.channel)
             merged[scope] = _stricter(merged.get(scope), record)
-    rest = tuple(g for g in groups if not g[0] & identities)
-    return (*rest, (members, merged))
+    rest = tuple(g for g in groups if not g.members & identities)
+    # Groups are kept in a canonical order so equal histories give equal states.
+    joined = ConsentGroup(members=members, answers=_sorted_answers(merged.values()))
+    return tuple(sorted((*rest, joined), key=lambda g: min(g.members)))
 
 
 def _stricter(a: Consent | None, b: Consent) -> Consent:

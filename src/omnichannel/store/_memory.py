@@ -106,14 +106,15 @@ class _MemoryTransaction:
     def profile(self, profile_id: str) -> ProfileRow | None:
         return self._s.profiles.get(profile_id)
 
-    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
+    def put_profile(
+        self, profile_id: str, identities: frozenset[Identity], snapshot: object = None
+    ) -> int:
         self._s.version += 1  # versions are global, so a recreated profile never repeats one
         version = self._s.version
-        self._set(
-            self._s.profiles,
-            profile_id,
-            ProfileRow(profile_id=profile_id, identities=identities, version=version),
+        row = ProfileRow(
+            profile_id=profile_id, identities=identities, version=version, snapshot=snapshot
         )
+        self._set(self._s.profiles, profile_id, row)
         return version
 
     def delete_profile(self, profile_id: str) -> None:
@@ -161,6 +162,8 @@ class MemoryStore:
     .. versionadded:: 0.1.0
     """
 
+    serializes_snapshots = False
+
     def __init__(self) -> None:
         self.messages: dict[str, pendulum.DateTime] = {}
         self.identities: dict[Identity, IdentityRow] = {}
@@ -174,18 +177,25 @@ class MemoryStore:
         self.version = 0
         self.key = secrets.token_bytes(32)
         self._lock = threading.RLock()
+        self._active: _MemoryTransaction | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
         """Run a block atomically: on any exception every write is undone."""
         with self._lock:
-            tx = _MemoryTransaction(self)
+            if self._active is not None:
+                # Nested in this thread's open transaction: share its undo log.
+                yield self._active
+                return
+            tx = self._active = _MemoryTransaction(self)
             try:
                 yield tx
             except BaseException:
                 for undo in reversed(tx.undo):
                     undo()
                 raise
+            finally:
+                self._active = None
 
     def profile_ids(self) -> Iterator[str]:
         """Every profile id (a snapshot)."""

@@ -33,7 +33,11 @@ class IdentityRow:
 
 @attrs.frozen(kw_only=True)
 class ProfileRow:
-    """A profile's identifiers and version (bumped by every change).
+    """A profile's identifiers, version (bumped by every change) and state snapshot.
+
+    The snapshot is whatever the Engine handed to `Transaction.put_profile`:
+    the state object itself for stores that keep objects, its JSON text for
+    stores that serialize (`Store.serializes_snapshots`).
 
     .. versionadded:: 0.1.0
     """
@@ -41,6 +45,7 @@ class ProfileRow:
     profile_id: str
     identities: frozenset[Identity]
     version: int
+    snapshot: object = attrs.field(default=None, eq=False)
 
 
 class Transaction(Protocol):
@@ -99,8 +104,10 @@ class Transaction(Protocol):
         """A profile's row, or None."""
         ...
 
-    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
-        """Write a profile's identifiers and bump its version; return the new version."""
+    def put_profile(
+        self, profile_id: str, identities: frozenset[Identity], snapshot: object = None
+    ) -> int:
+        """Write a profile's identifiers and state snapshot, bump its version, return it."""
         ...
 
     def delete_profile(self, profile_id: str) -> None:
@@ -129,6 +136,9 @@ class Store(Protocol):
 
     .. versionadded:: 0.1.0
     """
+
+    #: True if snapshots must be JSON text (the store writes them out); False if it keeps objects.
+    serializes_snapshots: bool
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Open a transaction: committed when the block ends, rolled back if it raises."""

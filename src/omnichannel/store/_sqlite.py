@@ -10,6 +10,7 @@ migrated on open.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import sqlite3
 import threading
@@ -55,7 +56,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_identity ON events (identity);
     CREATE TABLE profiles (
-        profile_id TEXT PRIMARY KEY, identities TEXT NOT NULL, version INTEGER NOT NULL
+        profile_id TEXT PRIMARY KEY, identities TEXT NOT NULL, version INTEGER NOT NULL,
+        snapshot TEXT
     );
     CREATE TABLE suppressions (digest TEXT PRIMARY KEY, at TEXT NOT NULL);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -64,7 +66,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_RETRIES = 5
+#: How long one wait for the write lock may sleep, at most (seconds).
+_MAX_NAP = 0.004
 
 
 def _key(identity: Identity) -> str:
@@ -211,7 +214,7 @@ class _SQLiteTransaction:
 
     def profile(self, profile_id: str) -> ProfileRow | None:
         row = self._db.execute(
-            "SELECT identities, version FROM profiles WHERE profile_id = ?", (profile_id,)
+            "SELECT identities, version, snapshot FROM profiles WHERE profile_id = ?", (profile_id,)
         ).fetchone()
         if row is None:
             return None
@@ -219,15 +222,20 @@ class _SQLiteTransaction:
             profile_id=profile_id,
             identities=frozenset(_identity(k) for k in json.loads(row[0])),
             version=row[1],
+            snapshot=row[2],
         )
 
-    def put_profile(self, profile_id: str, identities: frozenset[Identity]) -> int:
+    def put_profile(
+        self, profile_id: str, identities: frozenset[Identity], snapshot: object = None
+    ) -> int:
+        if snapshot is not None and not isinstance(snapshot, str):
+            raise StoreError("SQLiteStore keeps snapshots as JSON text", code="snapshot_type")
         (version,) = self._db.execute(
             "UPDATE counters SET value = value + 1 WHERE name = 'profile_version' RETURNING value"
         ).fetchone()
         self._db.execute(
-            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?)",
-            (profile_id, json.dumps(sorted(_key(i) for i in identities)), version),
+            "INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?)",
+            (profile_id, json.dumps(sorted(_key(i) for i in identities)), version, snapshot),
         )
         return int(version)
 
@@ -266,6 +274,9 @@ class _SQLiteTransaction:
 class SQLiteStore:
     """Everything in one SQLite file: durable, and shared safely by several processes.
 
+    Profile state snapshots are written as JSON with every change, so another
+    process picks up where this one left off instead of refolding a history.
+
     Args:
         path: The database file (created if missing), or ``":memory:"``.
         busy_timeout: Seconds to wait for another process's write to finish.
@@ -284,16 +295,22 @@ class SQLiteStore:
     .. versionadded:: 0.1.0
     """
 
+    serializes_snapshots = True
+
     def __init__(
         self, path: str | Path, *, busy_timeout: float = 30.0, synchronous: str = "NORMAL"
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError.one("$.synchronous", "invalid", "must be NORMAL or FULL")
         self.path = str(path)
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
+        # No SQLite busy handler: it naps up to 100 ms between tries, which starves a busy
+        # writer of turns. _immediate() retries itself, quickly and with jitter.
         self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            self.path, timeout=0, isolation_level=None, check_same_thread=False
         )
+        self._jitter = random.Random()  # noqa: S311 - spreads retries, not a secret
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
         self._db.execute("PRAGMA foreign_keys = ON")
@@ -323,16 +340,22 @@ class SQLiteStore:
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            for attempt in range(_RETRIES):
+            if self._db.in_transaction:
+                # A nested block (the same thread, inside a transaction) joins the outer one:
+                # it commits or rolls back with it.
+                yield self._db
+                return
+            deadline = time.monotonic() + self.busy_timeout
+            while True:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                     break
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) and "busy" not in str(exc):
                         raise
-                    if attempt == _RETRIES - 1:
+                    if time.monotonic() > deadline:
                         raise StoreError(f"{self.path} stayed locked: {exc}", code="busy") from None
-                    time.sleep(0.05 * 2**attempt)
+                    time.sleep(self._jitter.uniform(0, _MAX_NAP))
             try:
                 yield self._db
             except BaseException:
