@@ -11,8 +11,8 @@ recorded with its reason; nothing is ever half-merged.
 
 from __future__ import annotations
 
-import uuid
-from collections import Counter
+import gc
+import hashlib
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -24,7 +24,8 @@ from omnichannel.models import Identity, IdentityKind
 #: Canonical order of observations: skew-corrected timestamp, then message id.
 Key = tuple[pendulum.DateTime, str]
 
-_PROFILE_NAMESPACE = uuid.UUID("6c6f6d6e-6963-6861-6e6e-656c00000001")
+# Keys profile-id hashes to this purpose (blake2b personalisation, at most 16 bytes).
+_PERSON = b"omnichannel-prof"
 
 DEFAULT_PRIORITY = (
     "user_id", "loyalty_id", "email", "phone", "device_id", "push_token", "anonymous_id",
@@ -156,45 +157,73 @@ def profile_id_for(identity: Identity, first: Key) -> str:
     The first message id acts as a salt, so the id reveals nothing of the
     identifier's value; it is deterministic, so every process agrees.
     """
-    return "prof_" + uuid.uuid5(_PROFILE_NAMESPACE, f"{first[1]}|{identity}").hex[:24]
+    digest = hashlib.blake2b(f"{first[1]}|{identity}".encode(), digest_size=12, person=_PERSON)
+    return "prof_" + digest.hexdigest()
 
 
 class _Components:
-    """Union-find over identifiers that keeps, per root, what the policy needs to check."""
+    """Union-find over identifiers (interned as integers) with what the policy must check."""
 
     def __init__(self, first_seen: Mapping[Identity, Key], policy: MergePolicy) -> None:
-        self.parent: dict[Identity, Identity] = {i: i for i in first_seen}
-        self.first_seen = first_seen
-        self.members: dict[Identity, list[Identity]] = {i: [i] for i in first_seen}
-        self.kinds: dict[Identity, Counter[str]] = {i: Counter({i.kind: 1}) for i in first_seen}
+        self.identities = list(first_seen)
+        self.index = {identity: n for n, identity in enumerate(self.identities)}
+        self.first = [first_seen[i] for i in self.identities]
+        self.ranks = [policy.rank(i) for i in self.identities]
+        count = len(self.identities)
+        self.parent = list(range(count))
+        self.size = [1] * count
         # The oldest identifier of a component names its profile.
-        self.oldest: dict[Identity, Identity] = {i: i for i in first_seen}
+        self.oldest = list(range(count))
         self.policy = policy
+        # Only kinds the policy limits are counted: most unions touch no counts at all.
+        self.limited = frozenset(policy.limits)
+        self.counts: dict[int, dict[str, int]] = {
+            n: {i.kind: 1} for n, i in enumerate(self.identities) if i.kind in self.limited
+        }
+        self.names: dict[int, str] = {}
 
-    def find(self, item: Identity) -> Identity:
+    def find(self, item: int) -> int:
         parent = self.parent
         while parent[item] != item:
             parent[item] = parent[parent[item]]  # path halving
             item = parent[item]
         return item
 
-    def age(self, root: Identity) -> tuple[Key, tuple[int, str, str]]:
+    def age(self, root: int) -> tuple[Key, tuple[int, str, str]]:
         oldest = self.oldest[root]
-        return (self.first_seen[oldest], self.policy.rank(oldest))
+        return (self.first[oldest], self.ranks[oldest])
 
-    def union(self, older: Identity, younger: Identity) -> None:
-        if len(self.members[older]) < len(self.members[younger]):
-            # Attach the smaller tree, but keep the older component's name.
-            self.oldest[younger] = self.oldest[older]
-            older, younger = younger, older
-        self.parent[younger] = older
-        self.members[older].extend(self.members.pop(younger))
-        self.kinds[older].update(self.kinds.pop(younger))
-        self.oldest.pop(younger)
+    def too_many(self, ra: int, rb: int) -> str | None:
+        """The first limited kind the union of two components would hold too many of."""
+        a, b = self.counts.get(ra), self.counts.get(rb)
+        if not a or not b:
+            return None
+        for kind in sorted(set(a) & set(b)):
+            if a[kind] + b[kind] > self.policy.limits[kind]:
+                return kind
+        return None
 
-    def profile_id(self, root: Identity) -> str:
+    def union(self, older: int, younger: int) -> None:
+        # The smaller tree goes under the larger one; the older component's name survives.
+        keep, drop = (
+            (older, younger) if self.size[older] >= self.size[younger] else (younger, older)
+        )
+        self.oldest[keep] = self.oldest[older]
+        self.parent[drop] = keep
+        self.size[keep] += self.size[drop]
+        dropped = self.counts.pop(drop, None)
+        if dropped:
+            merged = self.counts.setdefault(keep, {})
+            for kind, count in dropped.items():
+                merged[kind] = merged.get(kind, 0) + count
+
+    def profile_id(self, root: int) -> str:
+        # Keyed by the oldest identifier, which never changes for it: computed once each.
         oldest = self.oldest[root]
-        return profile_id_for(oldest, self.first_seen[oldest])
+        name = self.names.get(oldest)
+        if name is None:
+            name = self.names[oldest] = profile_id_for(self.identities[oldest], self.first[oldest])
+        return name
 
 
 def resolve(
@@ -231,21 +260,41 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    rules = policy or MergePolicy()
-    components = _Components(first_seen, rules)
-    apart = [(x, y) for x, y in separations if x in first_seen and y in first_seen]
-    log: list[MergeRecord] = []
+    # Resolving allocates many small objects that cannot form cycles; the cyclic
+    # collector would rescan the whole heap many times over (here it doubled the cost).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _resolve(first_seen, links, policy or MergePolicy(), separations)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _resolve(
+    first_seen: Mapping[Identity, Key],
+    links: Iterable[Link],
+    rules: MergePolicy,
+    separations: Iterable[tuple[Identity, Identity]],
+) -> Resolution:
+    parts = _Components(first_seen, rules)
+    index, ranks = parts.index, parts.ranks
+    apart = [(index[x], index[y]) for x, y in separations if x in index and y in index]
+    blocked = {index[i] for i in rules.blocked if i in index}
     # Symmetric in a and b: a link's orientation must not change the outcome.
-    ordered = sorted(
-        links, key=lambda link: (link.key, *sorted((rules.rank(link.a), rules.rank(link.b))))
-    )
-    for link in ordered:
-        record = _apply(components, link, rules, apart)
+    work = []
+    for link in links:
+        ia, ib = index[link.a], index[link.b]
+        low, high = sorted((ranks[ia], ranks[ib]))
+        work.append((link.key, low, high, ia, ib, link))
+    work.sort(key=lambda item: item[:3])
+    log: list[MergeRecord] = []
+    for _, _, _, ia, ib, link in work:
+        record = _apply(parts, link, (ia, ib), blocked=blocked, apart=apart)
         if record is not None:
             log.append(record)
-    profile_of = {
-        identity: components.profile_id(components.find(identity)) for identity in first_seen
-    }
+    find, name = parts.find, parts.profile_id
+    profile_of = {identity: name(find(n)) for n, identity in enumerate(parts.identities)}
     profiles: dict[str, set[Identity]] = {}
     for identity, pid in profile_of.items():
         profiles.setdefault(pid, set()).add(identity)
@@ -257,31 +306,30 @@ def resolve(
 
 
 def _apply(
-    components: _Components,
+    parts: _Components,
     link: Link,
-    policy: MergePolicy,
-    apart: list[tuple[Identity, Identity]],
+    ends: tuple[int, int],
+    *,
+    blocked: set[int],
+    apart: list[tuple[int, int]],
 ) -> MergeRecord | None:
-    if link.a in policy.blocked or link.b in policy.blocked:
+    ia, ib = ends
+    if ia in blocked or ib in blocked:
         return MergeRecord(outcome="refused", link=link, reason="blocked")
-    ra, rb = components.find(link.a), components.find(link.b)
+    ra, rb = parts.find(ia), parts.find(ib)
     if ra == rb:
         return None
-    combined = components.kinds[ra] + components.kinds[rb]
-    for kind, count in sorted(combined.items()):
-        limit = policy.limit(kind)
-        if limit is not None and count > limit:
-            return MergeRecord(outcome="refused", link=link, reason=f"limit:{kind}")
+    crowded = parts.too_many(ra, rb)
+    if crowded is not None:
+        return MergeRecord(outcome="refused", link=link, reason=f"limit:{crowded}")
     for x, y in apart:
-        rx, ry = components.find(x), components.find(y)
-        if {rx, ry} == {ra, rb}:
+        if {parts.find(x), parts.find(y)} == {ra, rb}:
             return MergeRecord(outcome="refused", link=link, reason="separated")
-    older, younger = sorted((ra, rb), key=components.age)
-    survivor, absorbed = components.profile_id(older), components.profile_id(younger)
+    older, younger = sorted((ra, rb), key=parts.age)
+    survivor, absorbed = parts.profile_id(older), parts.profile_id(younger)
     # An identifier seen for the first time in this very message joins; anything else merges.
-    young = components.members[younger]
-    joined = len(young) == 1 and components.first_seen[young[0]] == link.key
-    components.union(older, younger)
+    joined = parts.size[younger] == 1 and parts.first[younger] == link.key
+    parts.union(older, younger)
     return MergeRecord(
         outcome="joined" if joined else "merged",
         link=link,

@@ -94,7 +94,7 @@ def _kind(value: Any) -> IdentityKind:
         raise ValidationError(e.under("$.kind") for e in exc.errors) from None
 
 
-@attrs.frozen(kw_only=True, order=True)
+@attrs.frozen(kw_only=True, order=True, cache_hash=True)
 class Identity:
     """One identifier of a person: a kind and a normalised value.
 
