@@ -17,7 +17,7 @@ from omnichannel.models._check import (
     optional_text,
     store_utc,
 )
-from omnichannel.models._names import Channel
+from omnichannel.models._names import Channel, optional_channel
 
 _PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
@@ -40,15 +40,6 @@ def _purpose(_instance: object, _attribute: attrs.Attribute[str], value: object)
             "invalid",
             "must be 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter (e.g. 'marketing')",
         )
-
-
-def _channel(value: Any) -> Channel | None:
-    if value is None:
-        return None
-    try:
-        return Channel(value)
-    except ValidationError as exc:
-        raise ValidationError(e.under("$.channel") for e in exc.errors) from None
 
 
 def _status(value: Any) -> ConsentStatus:
@@ -84,7 +75,7 @@ class Consent:
     """
 
     purpose: str = attrs.field(validator=_purpose)
-    channel: Channel | None = attrs.field(converter=_channel)
+    channel: Channel | None = attrs.field(converter=optional_channel)
     status: ConsentStatus = attrs.field(converter=_status)
     status_at: pendulum.DateTime = attrs.field(validator=aware_datetime)
     revoke_at: pendulum.DateTime | None = attrs.field(

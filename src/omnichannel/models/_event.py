@@ -19,7 +19,7 @@ from omnichannel.models._check import (
     text,
 )
 from omnichannel.models._commerce import Commerce
-from omnichannel.models._names import Channel
+from omnichannel.models._names import Channel, optional_channel
 from omnichannel.typing import JSONObject
 
 #: Longest message id we store (Segment allows 100; other sources need a little more room).
@@ -56,15 +56,6 @@ def _type(value: Any) -> EventType:
         raise ValidationError.one(
             "$.type", "invalid", f"must be one of {choices}; not {value!r}"
         ) from None
-
-
-def _channel(value: Any) -> Channel | None:
-    if value is None:
-        return None
-    try:
-        return Channel(value)
-    except ValidationError as exc:
-        raise ValidationError(e.under("$.channel") for e in exc.errors) from None
 
 
 def _commerce(
@@ -130,7 +121,7 @@ class Event:
     timestamp: pendulum.DateTime = attrs.field(validator=aware_datetime)
     received_at: pendulum.DateTime = attrs.field(validator=aware_datetime)
     name: str | None = attrs.field(default=None, validator=optional_text())
-    channel: Channel | None = attrs.field(default=None, converter=_channel)
+    channel: Channel | None = attrs.field(default=None, converter=optional_channel)
     sent_at: pendulum.DateTime | None = attrs.field(default=None, validator=optional_aware_datetime)
     user_id: str | None = attrs.field(default=None, validator=optional_text())
     anonymous_id: str | None = attrs.field(default=None, validator=optional_text())

@@ -127,3 +127,13 @@ _define(
     IdentityKind,
     ("user_id", "anonymous_id", "email", "phone", "device_id", "push_token", "loyalty_id"),
 )
+
+
+def optional_channel(value: object) -> Channel | None:
+    """Convert a ``channel`` field: None, or a Channel (errors reported at ``$.channel``)."""
+    if value is None:
+        return None
+    try:
+        return Channel(value)  # type: ignore[arg-type]  # Channel() reports non-strings itself
+    except ValidationError as exc:
+        raise ValidationError(e.under("$.channel") for e in exc.errors) from None
