@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from omnichannel._convert import converter
 from omnichannel.errors import ValidationError
 from omnichannel.identity import IdentityRules
 from omnichannel.models import Event, Identity, Profile
@@ -15,6 +17,24 @@ from omnichannel.state._reducers import BUILT_IN, ProfileState, Reducer
 def canonical_key(event: Event) -> tuple[Any, str]:
     """Sort key of canonical order: skew-corrected timestamp, then message id."""
     return (event.timestamp, event.message_id)
+
+
+def _canonical_order(events: Iterable[Event]) -> list[Event]:
+    """Events in canonical order; equal keys (a resent id with other content) by content."""
+    ordered = sorted(events, key=canonical_key)
+    start = 0
+    while start < len(ordered):
+        end = start + 1
+        while end < len(ordered) and canonical_key(ordered[end]) == canonical_key(ordered[start]):
+            end += 1
+        if end - start > 1:  # rare: only collisions pay for the fingerprint
+            ordered[start:end] = sorted(ordered[start:end], key=_fingerprint)
+        start = end
+    return ordered
+
+
+def _fingerprint(event: Event) -> str:
+    return json.dumps(converter.unstructure(event), sort_keys=True, default=str)
 
 
 def advance(
@@ -64,7 +84,7 @@ def fold(
     reading = rules or IdentityRules()
     state: ProfileState[Any] = ProfileState(values={r.name: r.initial() for r in reducers})
     seen: set[str] = set()
-    for event in sorted(events, key=canonical_key):
+    for event in _canonical_order(events):
         if event.message_id in seen:
             continue
         seen.add(event.message_id)
