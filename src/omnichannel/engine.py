@@ -142,7 +142,7 @@ class Engine:
         self.dedupe_window = dedupe_window or pendulum.duration(hours=24)
         # Per-process cache of folded state, trusted only while the profile's version matches.
         self._states: dict[str, tuple[int, ProfileState[Any]]] = {}
-        self._known_links: dict[tuple[Identity, Identity], Key] = {}
+        self._known_links: dict[frozenset[Identity], Key] = {}
 
     # --- writing ------------------------------------------------------------------------
 
@@ -237,9 +237,8 @@ class Engine:
             before = set()
         tx.append_event(event, ids[0])
         for pid in sorted(touched):
-            self._refresh(
-                tx, pid, membership.get(pid), event if pid == profile_id else None, staged
-            )
+            filed = (event, ids) if pid == profile_id else None
+            self._refresh(tx, pid, membership.get(pid), filed, staged)
         for gone in before - touched:
             self._states.pop(gone, None)
         log.debug(
@@ -252,7 +251,7 @@ class Engine:
         return IngestResult(message_id=event.message_id, profile_id=profile_id, merged=merged)
 
     def _link_is_news(self, tx: Transaction, link: Link) -> bool:
-        pair = (link.a, link.b) if link.a <= link.b else (link.b, link.a)
+        pair = frozenset((link.a, link.b))  # unordered, and cheaper than ordering Identities
         known = self._known_links.get(pair)
         # A stored pair's key only ever decreases, so a cached key at or before ours settles it.
         if known is not None and known <= link.key:
@@ -334,25 +333,27 @@ class Engine:
         tx: Transaction,
         profile_id: str,
         members: frozenset[Identity] | None,
-        event: Event | None,
+        filed: tuple[Event, list[Identity]] | None,
         staged: dict[str, tuple[int, ProfileState[Any]]],
     ) -> None:
         """Bring a profile's state and version up to date.
 
-        ``members`` is the profile's new membership (None: unchanged); ``event``
-        the event just filed under it (None: only membership changed).
+        ``members`` is the profile's new membership (None: unchanged); ``filed``
+        the event just filed under it with its identifiers (None: only the
+        membership changed).
         """
         row = tx.profile(profile_id)
         identities = members if members is not None else row.identities if row else frozenset()
-        if event is None and row is not None and row.identities == identities:
+        if filed is None and row is not None and row.identities == identities:
             return  # nothing about this profile changed
         state: ProfileState[Any] | None = None
-        if event is not None and row is not None and row.identities == identities:
+        if filed is not None and row is not None and row.identities == identities:
             # Fast path: the last state (ours, or another process's snapshot) plus this event.
+            event, event_ids = filed
             base = self._current(row, staged)
             key = (event.timestamp, event.message_id)
             if base is not None and (base.last_key is None or key > base.last_key):
-                state = advance(base, event, self.rules.identities(event), self.reducers)
+                state = advance(base, event, event_ids, self.reducers)
         if state is None:
             state = fold(tx.events_of(identities), rules=self.rules, reducers=self.reducers)
         snapshot = self._encode(state) if self.store.serializes_snapshots else state

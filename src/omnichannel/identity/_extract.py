@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,14 +28,24 @@ DEFAULT_SOURCES: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _lookup(event: Event, path: str) -> Any:
-    head, _, rest = path.partition(".")
+def _lookup(event: Event, head: str, rest: tuple[str, ...]) -> Any:
     value: Any = getattr(event, head)
-    for part in rest.split(".") if rest else ():
-        if not isinstance(value, Mapping):
+    for part in rest:
+        # Payloads are plain dicts (the JSON guard made them); other Mappings are rare.
+        if type(value) is dict or isinstance(value, Mapping):
+            value = value.get(part)
+        else:
             return None
-        value = value.get(part)
     return value
+
+
+@functools.lru_cache(maxsize=65_536)
+def _identity(kind: str, value: str) -> Identity | None:
+    """The normalised identifier, or None if the value is not one (cached: people repeat)."""
+    try:
+        return Identity(kind=kind, value=value)
+    except ValidationError:
+        return None
 
 
 @attrs.frozen(kw_only=True)
@@ -51,21 +62,31 @@ class IdentityRules:
 
     sources: Mapping[str, tuple[str, ...]] = attrs.field(factory=lambda: dict(DEFAULT_SOURCES))
     policy: MergePolicy = attrs.field(factory=MergePolicy)
+    _paths: tuple[tuple[str, str, tuple[str, ...]], ...] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        compiled = []
+        for kind, paths in self.sources.items():
+            for path in paths:
+                head, *rest = path.split(".")
+                compiled.append((kind, head, tuple(rest)))
+        object.__setattr__(self, "_paths", tuple(compiled))
 
     def identities(self, event: Event) -> list[Identity]:
         """Return the event's valid identifiers, highest priority first, without duplicates."""
         found: set[Identity] = set()
-        for kind, paths in self.sources.items():
-            for path in paths:
-                value = _lookup(event, path)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    value = str(value)
-                if not isinstance(value, str) or not value.strip():
-                    continue
-                try:
-                    found.add(Identity(kind=kind, value=value))
-                except ValidationError:
-                    continue
+        for kind, head, rest in self._paths:
+            value = _lookup(event, head, rest)
+            if value is None:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if isinstance(value, str) and value.strip():
+                identity = _identity(kind, value)
+                if identity is not None:
+                    found.add(identity)
         return sorted(found, key=self.policy.rank)
 
     def links(self, event: Event, identities: list[Identity] | None = None) -> list[Link]:
