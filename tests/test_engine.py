@@ -375,3 +375,26 @@ def test_shuffled_ingest_many_matches_one_by_one(tmp_path):
         single.ingest(payload)
     ann = email("ann@example.com")
     assert batch.profile(ann) == single.profile(ann)
+
+
+def test_snapshots_from_other_reducers_are_refolded(tmp_path):
+    """A store written by an Engine with other reducers is read by refolding, not by trusting it."""
+    from omnichannel.state import with_reducers
+
+    class Pages:
+        name = "pages"
+        state_type = int
+
+        def initial(self):
+            return 0
+
+        def step(self, state, event, identities):  # noqa: ARG002 - counts every event
+            return state + 1
+
+    path = tmp_path / "shared.db"
+    with Engine(SQLiteStore(path), clock=FixedClock(T0)) as first:
+        first.ingest(msg(0, "page", userId="u1"))
+    with Engine(SQLiteStore(path), clock=FixedClock(T0), reducers=with_reducers(Pages())) as second:
+        second.ingest(msg(1, "page", userId="u1"))
+        state = second.state(Identity(kind="user_id", value="u1"))
+        assert (2, 2) == (state.values["pages"], state.activity.events)

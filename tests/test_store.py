@@ -171,3 +171,51 @@ def test_nested_transactions_join_the_outer_one(store):
         raise RuntimeError
     with store.transaction() as tx:
         assert (None, None) == (tx.profile("p1"), tx.profile("p2"))
+
+
+def test_sqlite_settings_and_schema_guards(tmp_path):
+    """Bad settings are validation errors; a file from a newer omnichannel is refused, not damaged."""
+    import sqlite3
+
+    from omnichannel import StoreError, ValidationError
+
+    with pytest.raises(ValidationError):
+        SQLiteStore(tmp_path / "a.db", synchronous="MAYBE")
+    SQLiteStore(tmp_path / "b.db").close()
+    raw = sqlite3.connect(tmp_path / "b.db")
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    with pytest.raises(StoreError) as excinfo:
+        SQLiteStore(tmp_path / "b.db")
+    assert "schema_too_new" == excinfo.value.code
+
+
+def test_sqlite_gives_up_with_store_error_when_locked_too_long(tmp_path):
+    """A writer that cannot get the lock within busy_timeout gets StoreError(busy), never SQLITE_BUSY."""
+    import sqlite3
+
+    from omnichannel import StoreError
+
+    path = tmp_path / "locked.db"
+    SQLiteStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    waiting = SQLiteStore(path, busy_timeout=0.2)
+    with pytest.raises(StoreError) as excinfo, waiting.transaction():
+        pass
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert "busy" == excinfo.value.code
+    with waiting.transaction() as tx:  # free again: works
+        assert tx.profile("x") is None
+    waiting.close()
+
+
+def test_sqlite_refuses_non_text_snapshots(tmp_path):
+    """SQLiteStore keeps snapshots as JSON text; anything else is a StoreError."""
+    from omnichannel import StoreError
+
+    store = SQLiteStore(tmp_path / "s.db")
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.put_profile("p", frozenset({A}), snapshot=object())
+    store.close()

@@ -323,6 +323,8 @@ class SQLiteStore:
         return int(version)
 
     def _migrate(self) -> None:
+        if self.schema_version == len(MIGRATIONS):
+            return  # up to date: opening a busy file must not wait for its write lock
         with self._immediate():
             current = self.schema_version
             if current > len(MIGRATIONS):
