@@ -10,7 +10,7 @@ PUBLIC = {
     "omnichannel": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
         "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
-        "Profile", "StoreError", "ValidationError", "converter",
+        "Profile", "RuleError", "StoreError", "ValidationError", "converter",
     ],
     "omnichannel.models": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Event", "EventType", "Identity",
@@ -22,7 +22,8 @@ PUBLIC = {
         "channel_group", "parse_segment", "parse_segment_batch", "source_categories",
         "traffic_source", "utm_from_url",
     ],
-    "omnichannel.errors": ["FieldError", "OmnichannelError", "StoreError", "ValidationError"],
+    "omnichannel.errors": ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"],
+    "omnichannel.rules": ["jsonlogic_apply", "truthy"],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
     "omnichannel.identity": [
         "DEFAULT_PRIORITY", "DEFAULT_SOURCES", "IdentityRules", "Key", "Link", "MergePolicy",

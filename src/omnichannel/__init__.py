@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from omnichannel._convert import Converter, converter
-from omnichannel.errors import FieldError, OmnichannelError, StoreError, ValidationError
+from omnichannel.errors import (
+    FieldError,
+    OmnichannelError,
+    RuleError,
+    StoreError,
+    ValidationError,
+)
 from omnichannel.models import (
     Channel,
     Commerce,
@@ -45,6 +51,7 @@ __all__ = [
     "Money",
     "OmnichannelError",
     "Profile",
+    "RuleError",
     "StoreError",
     "ValidationError",
     "converter",

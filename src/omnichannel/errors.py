@@ -4,6 +4,7 @@
 Exception
  └── OmnichannelError          root: catch this to catch everything of ours
       ├── ValidationError      (also ValueError) bad input, every problem listed
+      │    └── RuleError       a rule that cannot be read or run (path inside the rule)
       └── StoreError           (also RuntimeError) the store could not do its part
 ```
 
@@ -23,7 +24,7 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["FieldError", "OmnichannelError", "StoreError", "ValidationError"]
+__all__ = ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"]
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +98,24 @@ class ValidationError(OmnichannelError, ValueError):
     @classmethod
     def one(cls, path: str, code: str, message: str) -> ValidationError:
         """Build a ValidationError holding one problem."""
+        return cls([FieldError(path=path, code=code, message=message)])
+
+
+class RuleError(ValidationError):
+    """A rule is malformed or uses what the engine does not know; paths point inside the rule.
+
+    Examples:
+        >>> RuleError.one(
+        ...     "$.and[1]", "unknown_operator", "'xor' is not a JsonLogic operator"
+        ... ).errors[0].path
+        '$.and[1]'
+
+    .. versionadded:: 0.1.0
+    """
+
+    @classmethod
+    def one(cls, path: str, code: str, message: str) -> RuleError:
+        """Build a RuleError holding one problem."""
         return cls([FieldError(path=path, code=code, message=message)])
 
 
