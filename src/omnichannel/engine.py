@@ -288,6 +288,25 @@ class Engine:
         ``key`` is when the identifiers in ``start`` were seen (None for an
         operator action). Returns the resolution and the profile ids before it.
         """
+        result, rows, first_seen, members = self._around(tx, start, key)
+        wanted = {
+            i: IdentityRow(profile_id=result.profile_of[i], first_seen=first_seen[i])
+            for i in members
+        }
+        tx.put_identity_rows({i: row for i, row in wanted.items() if rows.get(i) != row})
+        before = {row.profile_id for row in rows.values()}
+        for gone in before - set(result.profiles):
+            tx.delete_profile(gone)
+        return result, before
+
+    def _around(
+        self, tx: Transaction, start: Iterable[Identity], key: Key | None
+    ) -> tuple[Resolution, dict[Identity, IdentityRow], dict[Identity, Key], set[Identity]]:
+        """Resolve, from what is stored, the component around ``start`` (writes nothing).
+
+        ``key`` is when the identifiers in ``start`` were just seen (None: not seen now).
+        Returns the resolution, the stored rows, first sightings and the members.
+        """
         seen_now = set(start) if key is not None else set()
         members, links = self._component(tx, start)
         rows = tx.identity_rows(members)
@@ -305,15 +324,7 @@ class Engine:
             policy=self.rules.policy,
             separations=tx.separations_of(members),
         )
-        wanted = {
-            i: IdentityRow(profile_id=result.profile_of[i], first_seen=first_seen[i])
-            for i in members
-        }
-        tx.put_identity_rows({i: row for i, row in wanted.items() if rows.get(i) != row})
-        before = {row.profile_id for row in rows.values()}
-        for gone in before - set(result.profiles):
-            tx.delete_profile(gone)
-        return result, before
+        return result, rows, first_seen, members
 
     def _log_decisions(self, tx: Transaction, records: list[MergeRecord]) -> None:
         tx.append_merge_log(records)
@@ -411,14 +422,17 @@ class Engine:
             raise ValidationError.one("$.ref", "type", "must be a profile id or an Identity")
         return ref if tx.profile(ref) is not None else None
 
+    def _row(self, tx: Transaction, ref: str | Identity) -> ProfileRow | None:
+        pid = self._profile_id(tx, ref)
+        return tx.profile(pid) if pid else None
+
     def state(self, ref: str | Identity) -> ProfileState[Any] | None:
         """The folded state of a profile (by id or by any of its identifiers), or None."""
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            if pid is None:
+            row = self._row(tx, ref)
+            if row is None:
                 return None
-            row = tx.profile(pid)
-            assert row is not None  # noqa: S101 - _profile_id checked it exists
+            pid = row.profile_id
             state = self._current(row, {})
             if state is None:
                 state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
@@ -428,10 +442,10 @@ class Engine:
     def profile(self, ref: str | Identity) -> Profile | None:
         """The unified profile (by id or by any of its identifiers), or None if unknown."""
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            row = tx.profile(pid) if pid else None
-        if pid is None or row is None:
+            row = self._row(tx, ref)
+        if row is None:
             return None
+        pid = row.profile_id
         state = self.state(pid)
         assert state is not None  # noqa: S101 - the profile exists
         return build_profile(pid, row.identities, state)
@@ -439,12 +453,11 @@ class Engine:
     def explain(self, ref: str | Identity) -> Explanation | None:
         """Say how a profile came to be: its identifiers and every link decision about them."""
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            row = tx.profile(pid) if pid else None
-            if pid is None or row is None:
+            row = self._row(tx, ref)
+            if row is None:
                 return None
             return Explanation(
-                profile_id=pid,
+                profile_id=row.profile_id,
                 identities=row.identities,
                 decisions=tuple(tx.merge_log(row.identities)),
                 events=len(tx.events_of(row.identities)),
@@ -453,18 +466,8 @@ class Engine:
     def resolution(self, ref: str | Identity) -> Resolution | None:
         """Recompute, from what is stored, the identity resolution around a profile."""
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            row = tx.profile(pid) if pid else None
-            if row is None:
-                return None
-            members, links = self._component(tx, row.identities)
-            rows = tx.identity_rows(members)
-            return resolve(
-                first_seen={i: r.first_seen for i, r in rows.items()},
-                links=links,
-                policy=self.rules.policy,
-                separations=tx.separations_of(members),
-            )
+            row = self._row(tx, ref)
+            return None if row is None else self._around(tx, row.identities, None)[0]
 
     # --- operator actions ---------------------------------------------------------------
 
@@ -479,8 +482,8 @@ class Engine:
             ValidationError: the profile is unknown or does not hold both identifiers.
         """
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            row = tx.profile(pid) if pid else None
+            row = self._row(tx, ref)
+            pid = row.profile_id if row else None
             if (
                 row is None
                 or keep not in row.identities
@@ -511,10 +514,10 @@ class Engine:
             ValidationError: no such profile.
         """
         with self.store.transaction() as tx:
-            pid = self._profile_id(tx, ref)
-            row = tx.profile(pid) if pid else None
-            if pid is None or row is None:
+            row = self._row(tx, ref)
+            if row is None:
                 raise ValidationError.one("$.ref", "not_found", "no such profile")
+            pid = row.profile_id
             events = len(tx.events_of(row.identities))
             digests = tuple(sorted(self._digest(tx, i) for i in row.identities))
             tx.erase(row.identities, pid)

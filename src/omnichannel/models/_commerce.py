@@ -6,7 +6,7 @@ import attrs
 
 from omnichannel.errors import FieldError, ValidationError
 from omnichannel.models._check import optional_text, text
-from omnichannel.models._money import Money, normalize_currency
+from omnichannel.models._money import Money, normalize_currency, sum_money
 
 
 def _quantity(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
@@ -138,10 +138,4 @@ class Commerce:
     @property
     def items_total(self) -> Money | None:
         """Sum of price x quantity over the items that have a price (None if none has)."""
-        totals = [line for item in self.items if (line := item.line_total) is not None]
-        if not totals:
-            return None
-        result = totals[0]
-        for line in totals[1:]:
-            result += line
-        return result
+        return sum_money(item.line_total for item in self.items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -59,6 +60,22 @@ def to_decimal(value: object, path: str = "$.amount") -> Decimal:
     if not amount.is_finite():
         raise ValidationError.one(path, "not_finite", "must be a finite number")
     return amount
+
+
+def sum_money(amounts: Iterable[Money | None]) -> Money | None:
+    """Add up the known amounts (all in one currency); None if there are none.
+
+    Examples:
+        >>> sum_money(
+        ...     [Money(amount="1.50", currency="EUR"), None, Money(amount="2", currency="EUR")]
+        ... )
+        Money(amount=Decimal('3.50'), currency='EUR')
+    """
+    total: Money | None = None
+    for amount in amounts:
+        if amount is not None:
+            total = amount if total is None else total + amount
+    return total
 
 
 def _amount(value: Any) -> Decimal:

@@ -31,6 +31,7 @@ from omnichannel.models import (
     LineItem,
     Money,
 )
+from omnichannel.models._money import sum_money
 
 S = TypeVar("S")
 
@@ -174,13 +175,9 @@ class Cart:
     @property
     def value(self) -> Money | None:
         """Price x quantity over priced lines (None if no line has a price)."""
-        totals = [line.item.price * line.quantity for line in self.lines if line.item.price]
-        if not totals:
-            return None
-        total = totals[0]
-        for more in totals[1:]:
-            total += more
-        return total
+        return sum_money(
+            line.item.price * line.quantity if line.item.price else None for line in self.lines
+        )
 
     def quantity_of(self, key: str) -> int:
         """How many of the product ``key`` are in the cart."""
