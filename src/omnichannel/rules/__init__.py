@@ -1,8 +1,104 @@
-"""One rule language: JsonLogic today; the typed rule tree and its two engines come next.
+"""One rule language: a typed tree, Python closures and SQL from the same rule, JsonLogic in and out.
+
+Build rules with `field`, `trait`, `state`, `prop`, `local`, `did`,
+`did_not` and `in_segment`; combine them with ``&``, ``|`` and ``~``.
+
+Examples:
+    >>> from omnichannel.rules import did, trait
+    >>> rule = (trait("country") == "DE") & did("Order Completed").at_least(2).within(days=30)
+    >>> print(rule)
+    country is DE and did Order Completed at least 2 times in the last 30 days
 
 .. versionadded:: 0.1.0
 """
 
+from omnichannel.rules._jsonform import dump_rule, load_rule
 from omnichannel.rules._jsonlogic import jsonlogic_apply, truthy
+from omnichannel.rules._python import Predicate, compile_rule
+from omnichannel.rules._tree import (
+    ALWAYS,
+    NEVER,
+    Aggregate,
+    All,
+    Anniversary,
+    AnyOf,
+    Arith,
+    Between,
+    Compare,
+    Concat,
+    Const,
+    Constant,
+    EventAggregate,
+    EventCount,
+    EventFilter,
+    Exists,
+    Expr,
+    Field,
+    FollowedBy,
+    InSegment,
+    LocalPart,
+    Not,
+    OneOf,
+    Recency,
+    Rule,
+    Text,
+    Value,
+    Window,
+    days,
+    did,
+    did_not,
+    field,
+    hours,
+    in_segment,
+    local,
+    prop,
+    state,
+    trait,
+)
 
-__all__ = ["jsonlogic_apply", "truthy"]
+__all__ = [
+    "ALWAYS",
+    "NEVER",
+    "Aggregate",
+    "All",
+    "Anniversary",
+    "AnyOf",
+    "Arith",
+    "Between",
+    "Compare",
+    "Concat",
+    "Const",
+    "Constant",
+    "EventAggregate",
+    "EventCount",
+    "EventFilter",
+    "Exists",
+    "Expr",
+    "Field",
+    "FollowedBy",
+    "InSegment",
+    "LocalPart",
+    "Not",
+    "OneOf",
+    "Predicate",
+    "Recency",
+    "Rule",
+    "Text",
+    "Value",
+    "Window",
+    "compile_rule",
+    "days",
+    "did",
+    "did_not",
+    "dump_rule",
+    "field",
+    "hours",
+    "in_segment",
+    "jsonlogic_apply",
+    "load_rule",
+    "local",
+    "prop",
+    "state",
+    "trait",
+    "truthy",
+]

@@ -1,0 +1,568 @@
+"""Compile a rule once into nested Python closures; evaluate it many times.
+
+Every node becomes one closure ``(subject, now) -> value``; nothing walks the
+tree at evaluation time. Comparisons with a literal are specialised by the
+literal's type, so the common ``trait("country") == "DE"`` costs one lookup
+and one comparison.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import functools
+import math
+import operator
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from omnichannel._time import parse_instant
+from omnichannel.rules._tree import (
+    All,
+    Anniversary,
+    AnyOf,
+    Arith,
+    Between,
+    Compare,
+    Concat,
+    Const,
+    Constant,
+    EventAggregate,
+    EventCount,
+    EventFilter,
+    Exists,
+    Expr,
+    Field,
+    FollowedBy,
+    InSegment,
+    LocalPart,
+    Not,
+    OneOf,
+    Recency,
+    Rule,
+    Text,
+)
+
+#: A compiled rule: ``predicate(subject, now) -> bool``.
+Predicate = Callable[[Mapping[str, Any], dt.datetime], bool]
+_Value = Callable[[Mapping[str, Any], dt.datetime], Any]
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+_NUMBERS = frozenset({int, float, Decimal})
+_UTC = dt.timezone.utc
+
+
+def compile_rule(rule: Rule) -> Predicate:
+    """Compile ``rule`` into ``predicate(subject, now) -> bool``.
+
+    ``now`` must be timezone-aware; rules that do not speak of time ignore it.
+
+    Examples:
+        >>> import datetime as dt
+        >>> from omnichannel.rules import did, trait
+        >>> rule = (trait("country") == "DE") & did("Order Completed").within(days=30)
+        >>> matches = compile_rule(rule)
+        >>> now = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+        >>> order = {"event": "Order Completed", "timestamp": now - dt.timedelta(days=3)}
+        >>> matches({"traits": {"country": "DE"}, "events": [order]}, now)
+        True
+        >>> matches({"traits": {"country": "FR"}, "events": [order]}, now)
+        False
+
+    .. versionadded:: 0.1.0
+    """
+    return _compile(rule)
+
+
+# --- values ------------------------------------------------------------------------------
+
+
+def _deep(value: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A fast reader of ``path`` in a document: the value, or None when any step is missing."""
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        (key,) = parts
+        return lambda s: s.get(key)
+    first, rest = parts[0], parts[1:]
+    if len(rest) == 1:
+        (second,) = rest
+
+        def two(s: Mapping[str, Any]) -> Any:
+            inner = s.get(first)
+            if inner.__class__ is dict:
+                return inner.get(second)
+            return _deep(inner, rest)
+
+        return two
+
+    def many(s: Mapping[str, Any]) -> Any:
+        return _deep(s.get(first), rest)
+
+    return many
+
+
+def kind(value: Any) -> str | None:
+    """The comparison family of a value: number, text, bool, instant, date — or None."""
+    cls = value.__class__
+    if cls in _NUMBERS:
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if cls is bool:
+        return "bool"
+    if isinstance(value, dt.datetime):
+        return "instant"
+    if isinstance(value, dt.date):
+        return "date"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _instant_from_text(text: str) -> dt.datetime | None:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_from_text(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def as_instant(value: Any) -> dt.datetime | None:
+    """An aware datetime from a datetime (naive ones read as UTC) or ISO-8601 text."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+    if isinstance(value, str):
+        return _instant_from_text(value)
+    return None
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A calendar date from a date (not a datetime) or ``YYYY-MM-DD`` text."""
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return _date_from_text(value)
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def zone(name: Any) -> dt.tzinfo:
+    """The time zone named ``name``; UTC for a missing or unknown name."""
+    if not isinstance(name, str):
+        return _UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _UTC
+
+
+def _coerce(value: Any, family: str | None) -> Any:
+    """Read text as an instant or a date when the other side of a comparison is one."""
+    if family == "instant":
+        return as_instant(value)
+    if family == "date":
+        return as_date(value)
+    return value
+
+
+def same_kind_compare(fn: str, left: Any, right: Any) -> bool:
+    """``left <fn> right`` when both are present and of one family, else False."""
+    left_kind, right_kind = kind(left), kind(right)
+    if left_kind == "text" and right_kind in ("instant", "date"):
+        left, left_kind = _coerce(left, right_kind), right_kind
+    elif right_kind == "text" and left_kind in ("instant", "date"):
+        right, right_kind = _coerce(right, left_kind), left_kind
+    if left is None or right is None or left_kind is None or left_kind != right_kind:
+        return False
+    if left_kind == "bool" and fn not in ("eq", "ne"):
+        return False
+    return _OPS[fn](left, right)
+
+
+def _field(node: Field) -> _Value:
+    get = getter(node.path)
+    return lambda s, _now: get(s)
+
+
+def _const(node: Const) -> _Value:
+    value = node.value
+    return lambda _s, _now: value
+
+
+def _numbers(*values: Any) -> bool:
+    return all(v.__class__ in _NUMBERS for v in values)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    # SQL's remainder: the sign of the dividend (Python's % takes the divisor's).
+    if isinstance(a, int) and isinstance(b, int):
+        rest = abs(a) % abs(b)
+        return -rest if a < 0 else rest
+    return math.fmod(a, b)
+
+
+def _arith(node: Arith) -> _Value:
+    args = [value(a) for a in node.args]
+    fn = node.fn
+    if fn in ("min", "max"):
+        pick = min if fn == "min" else max
+
+        def extreme(s: Mapping[str, Any], now: dt.datetime) -> Any:
+            values = [a(s, now) for a in args]
+            return pick(values) if _numbers(*values) else None
+
+        return extreme
+    if fn == "add":
+        combine: Callable[[Any, Any], Any] = operator.add
+    elif fn == "sub":
+        combine = operator.sub
+    elif fn == "mul":
+        combine = operator.mul
+    elif fn == "div":
+        combine = lambda a, b: None if b == 0 else a / b  # noqa: E731
+    else:
+        combine = lambda a, b: None if b == 0 else _mod(a, b)  # noqa: E731
+
+    def compute(s: Mapping[str, Any], now: dt.datetime) -> Any:
+        values = [a(s, now) for a in args]
+        if not _numbers(*values):
+            return None
+        return functools.reduce(combine, values)
+
+    return compute
+
+
+def _concat(node: Concat) -> _Value:
+    args = [value(a) for a in node.args]
+
+    def join(s: Mapping[str, Any], now: dt.datetime) -> Any:
+        parts = [a(s, now) for a in args]
+        return "".join(parts) if all(isinstance(p, str) for p in parts) else None
+
+    return join
+
+
+def _local(node: LocalPart) -> _Value:
+    of = None if node.of is None else getter(node.of.path)
+    part = node.part
+
+    def read(s: Mapping[str, Any], now: dt.datetime) -> Any:
+        instant = now if of is None else as_instant(of(s))
+        if instant is None:
+            return None
+        local = instant.astimezone(zone(s.get("timezone")))
+        return local.isoweekday() if part == "weekday" else getattr(local, part)
+
+    return read
+
+
+_VALUES: dict[type[Expr], Callable[[Any], _Value]] = {
+    Field: _field,
+    Const: _const,
+    Arith: _arith,
+    Concat: _concat,
+    LocalPart: _local,
+}
+
+
+def value(node: Expr) -> _Value:
+    """Compile a value node into ``(subject, now) -> value or None``."""
+    return _VALUES[type(node)](node)
+
+
+# --- conditions ---------------------------------------------------------------------------
+
+
+def _all(node: All) -> Predicate:
+    parts = [_compile(r) for r in node.rules]
+    if not parts:
+        return lambda _s, _now: True
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:  # noqa: PLR2004 - the common pair, without a loop
+        first, second = parts
+        return lambda s, now: first(s, now) and second(s, now)
+    return lambda s, now: all(p(s, now) for p in parts)
+
+
+def _any(node: AnyOf) -> Predicate:
+    parts = [_compile(r) for r in node.rules]
+    if not parts:
+        return lambda _s, _now: False
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:  # noqa: PLR2004 - the common pair, without a loop
+        first, second = parts
+        return lambda s, now: first(s, now) or second(s, now)
+    return lambda s, now: any(p(s, now) for p in parts)
+
+
+def _not(node: Not) -> Predicate:
+    inner = _compile(node.rule)
+    return lambda s, now: not inner(s, now)
+
+
+def _constant(node: Constant) -> Predicate:
+    result = node.value
+    return lambda _s, _now: result
+
+
+def _compare_literal(fn: str, get: Callable[[Mapping[str, Any]], Any], lit: Any) -> Predicate:
+    """``field <fn> literal``, specialised on the literal's family (the hot path)."""
+    op = _OPS[fn]
+    family = kind(lit)
+    if family == "text":
+        if fn == "eq":
+            return lambda s, _now: get(s) == lit
+        return lambda s, _now: isinstance(v := get(s), str) and op(v, lit)
+    if family == "number":
+        numbers = _NUMBERS
+        return lambda s, _now: (v := get(s)).__class__ in numbers and op(v, lit)
+    if family == "bool":
+        wanted = lit if fn == "eq" else not lit
+        return lambda s, _now: get(s) is wanted
+    convert = as_instant if family == "instant" else as_date
+
+    def temporal(s: Mapping[str, Any], _now: dt.datetime) -> bool:
+        v = convert(get(s))
+        return v is not None and op(v, lit)
+
+    return temporal
+
+
+_MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _compare(node: Compare) -> Predicate:
+    left, right, fn = node.left, node.right, node.fn
+    if isinstance(left, Const) and isinstance(right, Field):
+        left, right, fn = right, left, _MIRROR[fn]
+    if isinstance(left, Field) and isinstance(right, Const):
+        return _compare_literal(fn, getter(left.path), right.value)
+    read_left, read_right = value(left), value(right)
+    return lambda s, now: same_kind_compare(fn, read_left(s, now), read_right(s, now))
+
+
+def _one_of(node: OneOf) -> Predicate:
+    read = value(node.arg)
+    by_kind: dict[str | None, frozenset[Any]] = {}
+    for item in node.values:
+        family = kind(item)
+        by_kind[family] = by_kind.get(family, frozenset()) | {item}
+    negate = node.negate
+
+    def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        v = read(s, now)
+        family = kind(v)
+        if family not in by_kind:
+            return False
+        return (v in by_kind[family]) != negate
+
+    return test
+
+
+def _text(node: Text) -> Predicate:
+    read, text = value(node.arg), node.text
+    if node.fn == "contains":
+        return lambda s, now: isinstance(v := read(s, now), str) and text in v
+    if node.fn == "starts_with":
+        return lambda s, now: isinstance(v := read(s, now), str) and v.startswith(text)
+    return lambda s, now: isinstance(v := read(s, now), str) and v.endswith(text)
+
+
+def _exists(node: Exists) -> Predicate:
+    get = getter(node.field.path)
+    return lambda s, _now: get(s) is not None
+
+
+def _between(node: Between) -> Predicate:
+    low = _compile(Compare(fn="ge", left=node.arg, right=Const(value=node.low)))
+    high = _compile(Compare(fn="le", left=node.arg, right=Const(value=node.high)))
+    return lambda s, now: low(s, now) and high(s, now)
+
+
+def _recency(node: Recency) -> Predicate:
+    get = getter(node.field.path)
+    span = dt.timedelta(seconds=node.seconds)
+    if node.fn == "within_last":
+
+        def within(s: Mapping[str, Any], now: dt.datetime) -> bool:
+            v = as_instant(get(s))
+            return v is not None and now - span <= v <= now
+
+        return within
+
+    def older(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        v = as_instant(get(s))
+        return v is not None and v < now - span
+
+    return older
+
+
+def next_anniversary(born: dt.date, today: dt.date) -> dt.date:
+    """The first return of ``born``'s month and day on or after ``today`` (29 Feb -> 28 Feb)."""
+    for year in (today.year, today.year + 1):  # pragma: no branch - next year always works
+        day = born.day
+        if born.month == 2 and day == 29 and not _leap(year):  # noqa: PLR2004 - 29 February
+            day = 28
+        candidate = dt.date(year, born.month, day)
+        if candidate >= today:
+            return candidate
+    raise AssertionError(born)  # pragma: no cover
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _anniversary(node: Anniversary) -> Predicate:
+    get, days = getter(node.field.path), node.days
+
+    def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        born = as_date(get(s))
+        if born is None:
+            return False
+        today = now.astimezone(zone(s.get("timezone"))).date()
+        return (next_anniversary(born, today) - today).days <= days
+
+    return test
+
+
+# --- events -------------------------------------------------------------------------------
+
+_EventTest = Callable[[Mapping[str, Any], dt.datetime], bool]
+
+
+def event_test(spec: EventFilter) -> _EventTest:
+    """Compile an event filter into ``(event, now) -> bool`` (name, window, where)."""
+    name, where, window = spec.event, spec.where, spec.window
+    check = None if where is None else _compile(where)
+    span = None if window.seconds is None else dt.timedelta(seconds=window.seconds)
+    since = window.since
+
+    def test(event: Mapping[str, Any], now: dt.datetime) -> bool:
+        if name is not None and event.get("event") != name:
+            return False
+        at = as_instant(event.get("timestamp"))
+        if at is None or at > now:
+            return False
+        if span is not None and at < now - span:
+            return False
+        if since is not None and at < since:
+            return False
+        return check is None or check(event, now)
+
+    return test
+
+
+def _events(s: Mapping[str, Any]) -> Any:
+    events = s.get("events")
+    return events if events is not None else ()
+
+
+def _count(node: EventCount) -> Predicate:
+    test, op, count = event_test(node.filter), _OPS[node.fn], node.count
+    if node.fn == "ge" and count == 1:
+        return lambda s, now: any(test(e, now) for e in _events(s))
+    if node.fn == "eq" and count == 0:
+        return lambda s, now: not any(test(e, now) for e in _events(s))
+    return lambda s, now: op(sum(1 for e in _events(s) if test(e, now)), count)
+
+
+def _aggregate(node: EventAggregate) -> Predicate:
+    test, get = event_test(node.filter), getter(node.property)
+    agg, op, target = node.agg, _OPS[node.fn], node.value
+
+    def measure(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        if agg == "count_distinct":
+            seen = {(kind(v), v) for e in _events(s) if test(e, now) and (v := get(e)) is not None}
+            return op(len(seen), target)
+        values = [v for e in _events(s) if test(e, now) and (v := get(e)).__class__ in _NUMBERS]
+        if agg == "sum":
+            return op(sum(values), target)
+        if not values:
+            return False
+        result = sum(values) / len(values) if agg == "avg" else (min if agg == "min" else max)(values)
+        return op(result, target)
+
+    return measure
+
+
+def _followed_by(node: FollowedBy) -> Predicate:
+    first, then, negate = event_test(node.first), event_test(node.then), node.negate
+    span = None if node.within is None else dt.timedelta(seconds=node.within)
+
+    def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        events = _events(s)
+        starts = [as_instant(e.get("timestamp")) for e in events if first(e, now)]
+        if not starts:
+            return False
+        ends = sorted(as_instant(e.get("timestamp")) for e in events if then(e, now))
+        for start in starts:
+            at = bisect.bisect_right(ends, start)
+            followed = at < len(ends) and (span is None or ends[at] <= start + span)
+            if not negate and followed:
+                return True
+            if negate and not followed and (span is None or start + span <= now):
+                return True
+        return False
+
+    return test
+
+
+def _segment(node: InSegment) -> Predicate:
+    name = node.segment
+
+    def test(s: Mapping[str, Any], _now: dt.datetime) -> bool:
+        segments = s.get("segments")
+        return segments is not None and name in segments
+
+    return test
+
+
+_RULES: dict[type[Rule], Callable[[Any], Predicate]] = {
+    All: _all,
+    AnyOf: _any,
+    Not: _not,
+    Constant: _constant,
+    Compare: _compare,
+    OneOf: _one_of,
+    Text: _text,
+    Exists: _exists,
+    Between: _between,
+    Recency: _recency,
+    Anniversary: _anniversary,
+    EventCount: _count,
+    EventAggregate: _aggregate,
+    FollowedBy: _followed_by,
+    InSegment: _segment,
+}
+
+
+def _compile(rule: Rule) -> Predicate:
+    return _RULES[type(rule)](rule)
