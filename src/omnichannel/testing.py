@@ -57,6 +57,9 @@ __all__ = [
     "line_items",
     "money",
     "profiles",
+    "rule_subjects",
+    "rule_values",
+    "rules",
     "segment_payloads",
     "timestamps",
 ]
@@ -400,3 +403,221 @@ def segment_payloads(*, types: tuple[str, ...] | None = None) -> st.SearchStrate
         return message
 
     return build()
+
+
+# --- rules --------------------------------------------------------------------------------
+
+#: Offsets (seconds from ``now``) where windows begin and end: edges are where engines differ.
+_EDGE_SECONDS = (0, 60, 3600, 86400, 604800)
+
+
+def _offsets() -> st.SearchStrategy[int]:
+    edges = st.sampled_from(_EDGE_SECONDS).flatmap(lambda s: st.sampled_from((-s, s, 1 - s, -s - 1)))
+    return st.one_of(edges, edges, edges, st.integers(-40 * 86400, 86400))
+
+
+def rule_values(type_: str, now: dt.datetime) -> st.SearchStrategy[Any]:
+    """Values of one schema type (``text``, ``number``, ``integer``, ``bool``, ``instant``, ``date``).
+
+    Drawn near each other and near ``now``, so comparisons and windows meet their edges.
+
+    .. versionadded:: 0.1.0
+    """
+    if type_ == "text":
+        words = st.sampled_from(["DE", "FR", "", "D", "de", "DEU", "Straße", "a b"])
+        return st.one_of(words, st.text(alphabet="abDE ß", max_size=4))
+    if type_ == "integer":
+        return st.integers(-9, 30)
+    if type_ == "number":
+        # Halves are exact in binary, so sums and means are identical in every engine.
+        return st.integers(-20, 200).map(lambda n: n / 2)
+    if type_ == "bool":
+        return st.booleans()
+    if type_ == "instant":
+        return _offsets().map(lambda s: now + dt.timedelta(seconds=s))
+    today = now.date()
+    around = st.integers(-400, 400).map(lambda d: today + dt.timedelta(days=d))
+    years_ago = st.tuples(st.integers(1, 60), st.integers(-3, 10)).map(
+        lambda yd: _years_before(today, yd[0]) + dt.timedelta(days=yd[1])
+    )
+    return st.one_of(around, years_ago, st.just(dt.date(2000, 2, 29)))
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a common year
+        return day.replace(year=day.year - years, day=28)
+
+
+def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> Any:
+    from omnichannel import rules as r
+
+    path = draw(st.sampled_from(sorted(fields)))
+    type_ = fields[path]
+    target = r.Field(path=path)
+    same = sorted(p for p, t in fields.items() if r._schema.family(t) == r._schema.family(type_))  # noqa: SLF001
+    literal = rule_values(type_, now)
+    choices = ["compare", "compare_field", "in", "exists"]
+    if type_ != "bool":
+        choices.append("between")
+    if type_ == "text":
+        choices.append("text")
+    if type_ == "instant":
+        choices += ["recency", "local"]
+    if type_ == "date":
+        choices.append("anniversary")
+    if r._schema.family(type_) == "number":  # noqa: SLF001
+        choices.append("arith")
+    choice = draw(st.sampled_from(choices))
+    ops = ["eq", "ne"] if type_ == "bool" else list(r._tree.COMPARE_OPS)  # noqa: SLF001
+    if choice == "compare":
+        return r.Compare(fn=draw(st.sampled_from(ops)), left=target, right=r.Const(value=draw(literal)))
+    if choice == "compare_field":
+        other = r.Field(path=draw(st.sampled_from(same)))
+        return r.Compare(fn=draw(st.sampled_from(ops)), left=target, right=other)
+    if choice == "in":
+        values = draw(st.lists(literal, max_size=3))
+        return r.OneOf(arg=target, values=values, negate=draw(st.booleans()))
+    if choice == "exists":
+        return r.Exists(field=target)
+    if choice == "between":
+        low, high = sorted((draw(literal), draw(literal)), key=lambda v: (str(type(v)), v))
+        return r.Between(arg=target, low=low, high=high)
+    if choice == "text":
+        fn = draw(st.sampled_from(list(r._tree.TEXT_OPS)))  # noqa: SLF001
+        return r.Text(fn=fn, arg=target, text=draw(rule_values("text", now)))
+    if choice == "recency":
+        fn = draw(st.sampled_from(list(r._tree.RECENCY_OPS)))  # noqa: SLF001
+        seconds = draw(st.sampled_from([s for s in _EDGE_SECONDS if s > 0]))
+        return r.Recency(fn=fn, field=target, seconds=seconds)
+    if choice == "local":
+        part = draw(st.sampled_from(list(r._tree.LOCAL_PARTS)))  # noqa: SLF001
+        of = draw(st.sampled_from([None, target]))
+        return r.Compare(
+            fn=draw(st.sampled_from(ops)),
+            left=r.LocalPart(part=part, of=of),
+            right=r.Const(value=draw(st.integers(0, 25))),
+        )
+    if choice == "anniversary":
+        return r.Anniversary(field=target, days=draw(st.sampled_from([0, 1, 6, 7, 30, 366])))
+    fn = draw(st.sampled_from(list(r._tree.ARITH_OPS)))  # noqa: SLF001
+    other = draw(st.one_of(st.sampled_from(same).map(lambda p: r.Field(path=p)),
+                           rule_values("integer", now).map(lambda v: r.Const(value=v))))  # fmt: skip
+    return r.Compare(
+        fn=draw(st.sampled_from(ops)),
+        left=r.Arith(fn=fn, args=(target, other)),
+        right=r.Const(value=draw(rule_values("number", now))),
+    )
+
+
+def _event_filter(draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.datetime) -> Any:
+    from omnichannel import rules as r
+
+    where = None
+    if draw(st.booleans()):
+        fields = {**r._schema.EVENT_BUILTINS, **schema.event_fields}  # noqa: SLF001
+        fields.pop("timestamp")
+        where = _field_rule(draw, fields, now)
+    window = draw(
+        st.one_of(
+            st.just(r.Window()),
+            st.sampled_from([s for s in _EDGE_SECONDS if s > 0]).map(lambda s: r.Window(seconds=s)),
+            _offsets().map(lambda s: r.Window(since=now + dt.timedelta(seconds=s))),
+        )
+    )
+    return r.EventFilter(event=draw(st.sampled_from((None, *names))), where=where, window=window)
+
+
+@st.composite
+def _leaf_rule(draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.datetime) -> Any:
+    from omnichannel import rules as r
+
+    kind = draw(st.sampled_from(["field", "field", "count", "aggregate", "sequence", "segment"]))
+    if kind == "field":
+        return _field_rule(draw, dict(schema.fields), now)
+    if kind == "segment":
+        return r.InSegment(segment=draw(st.sampled_from(["vip", "churn-risk"])))
+    spec = _event_filter(draw, schema, names, now)
+    ops = list(r._tree.COMPARE_OPS)  # noqa: SLF001
+    if kind == "count":
+        return r.EventCount(filter=spec, fn=draw(st.sampled_from(ops)), count=draw(st.integers(0, 3)))
+    if kind == "aggregate":
+        numbers = sorted(p for p, t in schema.event_fields.items() if t in ("number", "integer"))
+        agg = draw(st.sampled_from(list(r._tree.AGGREGATE_FNS)))  # noqa: SLF001
+        return r.EventAggregate(
+            filter=spec,
+            agg=agg,
+            property=draw(st.sampled_from(numbers)),
+            fn=draw(st.sampled_from(ops)),
+            value=draw(rule_values("number", now)),
+        )
+    within = draw(st.sampled_from([None, 60, 3600, 86400]))
+    then = _event_filter(draw, schema, names, now)
+    return r.FollowedBy(first=spec, then=then, within=within, negate=draw(st.booleans()))
+
+
+@st.composite
+def _rule_tree(
+    draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.datetime, depth: int
+) -> Any:
+    from omnichannel import rules as r
+
+    shapes = ["leaf", "leaf", "leaf", "all", "any", "not"] if depth > 0 else ["leaf"]
+    shape = draw(st.sampled_from(shapes))
+    if shape == "leaf":
+        if not draw(st.integers(0, 15)):
+            return r.Constant(value=draw(st.booleans()))
+        return draw(_leaf_rule(schema, names, now))
+    if shape == "not":
+        return r.Not(rule=draw(_rule_tree(schema, names, now, depth - 1)))
+    children = draw(st.lists(_rule_tree(schema, names, now, depth - 1), min_size=1, max_size=3))
+    return r.All(rules=children) if shape == "all" else r.AnyOf(rules=children)
+
+
+def rules(
+    schema: Any, *, event_names: tuple[str, ...], now: dt.datetime, max_depth: int = 3
+) -> st.SearchStrategy[Any]:
+    """Well-typed rules over ``schema`` (an `omnichannel.rules.Schema`), every kind of node.
+
+    .. versionadded:: 0.1.0
+    """
+    return _rule_tree(schema, event_names, now, max_depth)
+
+
+_RULE_ZONES = (None, "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Pacific/Kiritimati",
+          "Pacific/Pago_Pago", "Asia/Kolkata")  # fmt: skip
+
+
+@st.composite
+def rule_subjects(
+    draw: st.DrawFn, schema: Any, *, event_names: tuple[str, ...], now: dt.datetime
+) -> dict[str, Any]:
+    """A subject document for ``schema``: fields (some missing, some None), events, segments.
+
+    .. versionadded:: 0.1.0
+    """
+    subject: dict[str, Any] = {}
+    for path, type_ in sorted(schema.fields.items()):
+        presence = draw(st.sampled_from(["value", "value", "value", "none", "missing"]))
+        if presence == "missing":
+            continue
+        value = draw(rule_values(type_, now)) if presence == "value" else None
+        section, _, name = path.partition(".")
+        subject.setdefault(section, {})[name] = value
+    subject["timezone"] = draw(st.sampled_from(_RULE_ZONES))
+    subject["segments"] = draw(st.lists(st.sampled_from(["vip", "churn-risk"]), unique=True))
+    events = []
+    for _ in range(draw(st.integers(0, 8))):
+        event: dict[str, Any] = {
+            "event": draw(st.sampled_from(event_names)),
+            "timestamp": draw(rule_values("instant", now)),
+            "channel": draw(st.sampled_from([None, "web", "app", "store"])),
+            "properties": {},
+        }
+        for path, type_ in sorted(schema.event_fields.items()):
+            if draw(st.integers(0, 4)):
+                event["properties"][path.partition(".")[2]] = draw(rule_values(type_, now))
+        events.append(event)
+    subject["events"] = events
+    return subject

@@ -15,6 +15,8 @@ Examples:
 from omnichannel.rules._jsonform import dump_rule, load_rule
 from omnichannel.rules._jsonlogic import jsonlogic_apply, truthy
 from omnichannel.rules._python import Predicate, compile_rule
+from omnichannel.rules._schema import Schema, check_rule
+from omnichannel.rules._sql import DIALECTS, to_sql
 from omnichannel.rules._tree import (
     ALWAYS,
     NEVER,
@@ -58,6 +60,7 @@ from omnichannel.rules._tree import (
 
 __all__ = [
     "ALWAYS",
+    "DIALECTS",
     "NEVER",
     "Aggregate",
     "All",
@@ -82,10 +85,12 @@ __all__ = [
     "OneOf",
     "Predicate",
     "Recency",
+    "Schema",
     "Rule",
     "Text",
     "Value",
     "Window",
+    "check_rule",
     "compile_rule",
     "days",
     "did",
@@ -99,6 +104,7 @@ __all__ = [
     "local",
     "prop",
     "state",
+    "to_sql",
     "trait",
     "truthy",
 ]

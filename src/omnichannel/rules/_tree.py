@@ -356,6 +356,10 @@ class Between(Rule):
     low: Scalar = attrs.field(validator=_scalar)
     high: Scalar = attrs.field(validator=_scalar)
 
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.low, bool) or isinstance(self.high, bool):
+            raise RuleError.one("$", "type", "booleans have no order to be between")
+
 
 @attrs.frozen(kw_only=True)
 class Recency(Rule):

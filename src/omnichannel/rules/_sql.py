@@ -1,0 +1,498 @@
+"""Compile a rule to SQL (through sqlglot) for DuckDB, PostgreSQL, SQLite, Spark, BigQuery, Snowflake.
+
+The query selects the ids of the profiles that match, over the layout a
+`Schema` describes. It means exactly what the Python engine means:
+
+- every comparison is wrapped in ``COALESCE(..., FALSE)``, so a NULL (a
+  missing value) makes it false, and ``NOT`` is the exact complement;
+- ``now`` is a literal, so windows are plain comparisons with constants;
+- ``/`` divides as floating point and a division by zero gives NULL;
+- ``min``/``max`` of values with a NULL among them are NULL (SQL's
+  ``LEAST``/``GREATEST`` skip NULLs, so they are guarded).
+
+Each dialect declares its gaps: a rule that needs what a dialect lacks fails
+at compile time with `RuleError` (code ``unsupported``), never runs
+differently. sqlglot is imported only when a rule is compiled to SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from omnichannel._jsonpath import child
+from omnichannel._time import to_utc
+from omnichannel.errors import RuleError
+from omnichannel.rules._schema import EVENT_BUILTINS, Schema, check_rule
+from omnichannel.rules._tree import (
+    All,
+    Anniversary,
+    AnyOf,
+    Arith,
+    Between,
+    Compare,
+    Concat,
+    Const,
+    Constant,
+    EventAggregate,
+    EventCount,
+    EventFilter,
+    Exists,
+    Expr,
+    Field,
+    FollowedBy,
+    InSegment,
+    LocalPart,
+    Not,
+    OneOf,
+    Recency,
+    Rule,
+    Text,
+    Window,
+)
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+#: Dialects the compiler targets, as sqlglot names them.
+DIALECTS = ("duckdb", "postgres", "sqlite", "spark", "bigquery", "snowflake")
+
+# What each dialect cannot express. SQLite has no time-zone database, no
+# timestamp type (instants are fixed-width ISO-8601 text, see `sql_literal`)
+# and no interval arithmetic.
+_GAPS: dict[str, frozenset[str]] = {
+    "duckdb": frozenset(),
+    "postgres": frozenset(),
+    "sqlite": frozenset({"timezone", "interval"}),
+    "spark": frozenset(),
+    "bigquery": frozenset(),
+    "snowflake": frozenset(),
+}
+
+
+def to_sql(
+    rule: Rule,
+    *,
+    schema: Schema,
+    now: dt.datetime,
+    dialect: str = "duckdb",
+    pretty: bool = False,
+) -> str:
+    """The query selecting the ids of the profiles that match ``rule`` at ``now``.
+
+    Raises:
+        RuleError: unknown fields or mismatched types (checked against
+            ``schema``), an unknown dialect, or a node the dialect cannot express.
+
+    Examples:
+        >>> import datetime as dt
+        >>> from omnichannel.rules import Schema, did, trait
+        >>> schema = Schema(fields={"traits.country": "text"})
+        >>> rule = (trait("country") == "DE") & did("Order Completed").within(days=30)
+        >>> print(to_sql(rule, schema=schema, now=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        SELECT p.profile_id FROM profiles AS p WHERE COALESCE(p.traits__country = 'DE', FALSE)
+        AND EXISTS(SELECT 1 FROM events AS e1 WHERE e1.profile_id = p.profile_id
+        AND e1.event = 'Order Completed'
+        AND e1.timestamp <= CAST('2024-05-01 00:00:00.000000+00:00' AS TIMESTAMPTZ)
+        AND e1.timestamp >= CAST('2024-04-01 00:00:00.000000+00:00' AS TIMESTAMPTZ))
+
+    .. versionadded:: 0.1.0
+    """
+    if dialect not in _GAPS:
+        raise RuleError.one("$", "invalid", f"dialect must be one of {', '.join(DIALECTS)}")
+    if not isinstance(now, dt.datetime) or now.tzinfo is None:
+        raise RuleError.one("$", "invalid", "now must be a timezone-aware datetime")
+    check_rule(rule, schema)
+    from sqlglot import exp
+
+    compiler = _Compiler(schema, dialect, to_utc(now))
+    profiles = exp.to_table(schema.profiles_table).as_("p")
+    query = (
+        exp.select(exp.column(schema.id_column, "p"))
+        .from_(profiles)
+        .where(compiler.rule(rule, "$", "p"))
+    )
+    return query.sql(dialect=dialect, pretty=pretty)
+
+
+class _Compiler:
+    """One visitor method per node; ``table`` is the alias the fields are read from."""
+
+    def __init__(self, schema: Schema, dialect: str, now: dt.datetime) -> None:
+        from sqlglot import exp
+
+        self.exp = exp
+        self.schema, self.dialect, self.now = schema, dialect, now
+        self.gaps = _GAPS[dialect]
+        self.aliases: Iterator[int] = iter(range(1, 1_000_000))
+
+    def needs(self, gap: str, where: str, what: str) -> None:
+        if gap in self.gaps:
+            raise RuleError.one(where, "unsupported", f"{self.dialect} cannot express {what}")
+
+    # --- values ----------------------------------------------------------------------
+
+    def literal(self, value: Any) -> exp.Expression:
+        return sql_literal(value, self.dialect)
+
+    def expr(self, node: Expr, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        if isinstance(node, Field):
+            return exp.column(self.schema.column(node.path), table)
+        if isinstance(node, Const):
+            return self.literal(node.value)
+        if isinstance(node, Arith):
+            return self.arith(node, where, table)
+        if isinstance(node, Concat):
+            parts = [self.expr(a, f"{where}.args[{n}]", table) for n, a in enumerate(node.args)]
+            joined = parts[0] if parts else exp.Literal.string("")
+            for part in parts[1:]:
+                joined = exp.DPipe(this=joined, expression=part, safe=False)
+            return joined
+        return self.local(node, where, table)  # type: ignore[arg-type]
+
+    def arith(self, node: Arith, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        args = [self.expr(a, f"{where}.args[{n}]", table) for n, a in enumerate(node.args)]
+        if node.fn in ("min", "max"):
+            if len(args) == 1:
+                return args[0]
+            cls = exp.Least if node.fn == "min" else exp.Greatest
+            picked = cls(this=args[0], expressions=args[1:])
+            # LEAST/GREATEST skip NULLs; a missing operand must give a missing result.
+            missing = exp.or_(*(exp.Is(this=a.copy(), expression=exp.Null()) for a in args))
+            return exp.Case(ifs=[exp.If(this=missing, true=exp.Null())], default=picked)
+        result = args[0]
+        for arg in args[1:]:
+            if node.fn == "add":
+                result = exp.Add(this=result, expression=arg)
+            elif node.fn == "sub":
+                result = exp.Sub(this=result, expression=arg)
+            elif node.fn == "mul":
+                result = exp.Mul(this=result, expression=arg)
+            elif node.fn == "div":
+                result = exp.Div(
+                    this=exp.cast(result, "DOUBLE"),
+                    expression=exp.Nullif(this=exp.cast(arg, "DOUBLE"), expression=exp.Literal.number(0)),
+                    typed=False,
+                    safe=False,
+                )
+            else:
+                result = exp.Mod(
+                    this=result, expression=exp.Nullif(this=arg, expression=exp.Literal.number(0))
+                )
+        return exp.Paren(this=result) if len(args) > 1 else result
+
+    def local_time(self, instant: exp.Expression, table: str) -> exp.Expression:
+        exp = self.exp
+        zone = exp.Coalesce(
+            this=exp.column(self.schema.timezone_column, table),
+            expressions=[exp.Literal.string("UTC")],
+        )
+        return exp.ConvertTimezone(target_tz=zone, timestamp=instant)
+
+    def local(self, node: LocalPart, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        self.needs("timezone", where, "local time (it has no time-zone database)")
+        instant = (
+            self.literal(self.now)
+            if node.of is None
+            else self.expr(node.of, child(where, "of"), table)
+        )
+        local = self.local_time(instant, table)
+        if node.part == "weekday":
+            return exp.DayOfWeekIso(this=local)
+        return exp.Extract(this=exp.var(node.part.upper()), expression=local)
+
+    # --- conditions ------------------------------------------------------------------
+
+    def rule(self, node: Rule, where: str, table: str) -> exp.Expression:
+        return _VISIT[type(node)](self, node, where, table)
+
+    def false_if_null(self, condition: exp.Expression) -> exp.Expression:
+        return self.exp.Coalesce(this=condition, expressions=[self.exp.false()])
+
+    def nested(self, node: All | AnyOf, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        parts = [self.rule(r, f"{where}.rules[{n}]", table) for n, r in enumerate(node.rules)]
+        if not parts:
+            return exp.true() if isinstance(node, All) else exp.false()
+        if len(parts) == 1:
+            return parts[0]
+        joined = exp.and_(*parts) if isinstance(node, All) else exp.or_(*parts)
+        return exp.Paren(this=joined)
+
+    def compare(self, node: Compare, where: str, table: str) -> exp.Expression:
+        left = self.expr(node.left, child(where, "left"), table)
+        right = self.expr(node.right, child(where, "right"), table)
+        return self.false_if_null(_COMPARE[node.fn](self.exp)(this=left, expression=right))
+
+    def one_of(self, node: OneOf, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        if not node.values:
+            return exp.false()
+        test: exp.Expression = exp.In(
+            this=self.expr(node.arg, child(where, "arg"), table),
+            expressions=[self.literal(v) for v in node.values],
+        )
+        if node.negate:
+            test = exp.Not(this=test)
+        return self.false_if_null(test)
+
+    def text(self, node: Text, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        arg = self.expr(node.arg, child(where, "arg"), table)
+        needle = exp.Literal.string(node.text)
+        if node.fn == "contains":
+            found = exp.StrPosition(this=arg, substr=needle)
+            return self.false_if_null(exp.GT(this=found, expression=exp.Literal.number(0)))
+        if self.dialect == "sqlite" and node.text:  # no STARTS_WITH / ENDS_WITH: compare ends
+            size = exp.Literal.number(len(node.text))
+            start = exp.Literal.number(1) if node.fn == "starts_with" else exp.Neg(this=size)
+            end = exp.Substring(this=arg, start=start, length=size)
+            return self.false_if_null(exp.EQ(this=end, expression=needle))
+        if self.dialect == "sqlite":  # every string starts (and ends) with ""
+            return exp.Not(this=exp.Is(this=arg, expression=exp.Null()))
+        cls = exp.StartsWith if node.fn == "starts_with" else exp.EndsWith
+        return self.false_if_null(cls(this=arg, expression=needle))
+
+    def exists(self, node: Exists, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        column = self.expr(node.field, child(where, "field"), table)
+        return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
+
+    def between(self, node: Between, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        return self.false_if_null(
+            exp.Between(
+                this=self.expr(node.arg, child(where, "arg"), table),
+                low=self.literal(node.low),
+                high=self.literal(node.high),
+            )
+        )
+
+    def recency(self, node: Recency, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        column = self.expr(node.field, child(where, "field"), table)
+        bound = self.literal(self.now - dt.timedelta(seconds=node.seconds))
+        if node.fn == "older_than":
+            return self.false_if_null(exp.LT(this=column, expression=bound))
+        return self.false_if_null(
+            exp.and_(
+                exp.GTE(this=column, expression=bound),
+                exp.LTE(this=column.copy(), expression=self.literal(self.now)),
+            )
+        )
+
+    def anniversary(self, node: Anniversary, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        self.needs("timezone", where, "anniversaries (it has no time-zone database)")
+        column = self.expr(node.field, child(where, "field"), table)
+        month_day = exp.Add(
+            this=exp.Mul(
+                this=exp.Extract(this=exp.var("MONTH"), expression=column),
+                expression=exp.Literal.number(100),
+            ),
+            expression=exp.Extract(this=exp.var("DAY"), expression=column.copy()),
+        )
+        today = exp.cast(self.local_time(self.literal(self.now), table), "DATE")
+        ifs = []
+        for offset in (-1, 0, 1):  # every time zone's today is one of these three dates
+            local_today = self.now.date() + dt.timedelta(days=offset)
+            days_ahead = _anniversary_days(local_today, node.days)
+            ifs.append(
+                exp.If(
+                    this=exp.EQ(this=today.copy(), expression=self.literal(local_today)),
+                    true=exp.In(
+                        this=month_day.copy(),
+                        expressions=[exp.Literal.number(v) for v in days_ahead],
+                    ),
+                )
+            )
+        return self.false_if_null(exp.Case(ifs=ifs, default=exp.false()))
+
+    # --- events ----------------------------------------------------------------------
+
+    def events_of(
+        self, spec: EventFilter, where: str, table: str
+    ) -> tuple[exp.Select, str]:
+        """``SELECT ... FROM events AS eN WHERE <belongs to table's profile and passes spec>``."""
+        exp = self.exp
+        alias = f"e{next(self.aliases)}"
+        at = exp.column("timestamp", alias)
+        conditions: list[exp.Expression] = [
+            exp.EQ(
+                this=exp.column(self.schema.id_column, alias),
+                expression=exp.column(self.schema.id_column, table),
+            )
+        ]
+        if spec.event is not None:
+            conditions.append(
+                exp.EQ(this=exp.column("event", alias), expression=exp.Literal.string(spec.event))
+            )
+        conditions.append(exp.LTE(this=at.copy(), expression=self.literal(self.now)))
+        conditions.extend(self.window(spec.window, at))
+        if spec.where is not None:
+            conditions.append(self.rule(spec.where, child(where, "where"), alias))
+        query = exp.select(exp.Literal.number(1)).from_(
+            exp.to_table(self.schema.events_table).as_(alias)
+        )
+        return query.where(exp.and_(*conditions)), alias
+
+    def window(self, window: Window, at: exp.Expression) -> list[exp.Expression]:
+        exp = self.exp
+        if window.seconds is not None:
+            low = self.now - dt.timedelta(seconds=window.seconds)
+            return [exp.GTE(this=at.copy(), expression=self.literal(low))]
+        if window.since is not None:
+            return [exp.GTE(this=at.copy(), expression=self.literal(to_utc(window.since)))]
+        return []
+
+    def count(self, node: EventCount, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        query, _ = self.events_of(node.filter, child(where, "filter"), table)
+        if node.fn == "ge" and node.count == 1:
+            return exp.Exists(this=query)
+        if node.fn == "eq" and node.count == 0:
+            return exp.Not(this=exp.Exists(this=query))
+        counted = query.select(exp.Count(this=exp.Star()), append=False).subquery()
+        return _COMPARE[node.fn](exp)(this=counted, expression=exp.Literal.number(node.count))
+
+    def aggregate(self, node: EventAggregate, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        query, alias = self.events_of(node.filter, child(where, "filter"), table)
+        column = exp.column(self.schema.column(node.property), alias)
+        measure: exp.Expression
+        if node.agg == "count_distinct":
+            measure = exp.Count(this=exp.Distinct(expressions=[column]))
+        else:
+            cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[node.agg]
+            measure = cls(this=column)
+        value: exp.Expression = query.select(measure, append=False).subquery()
+        if node.agg == "sum":  # the sum of no events is 0, as in Python
+            value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+        return self.false_if_null(
+            _COMPARE[node.fn](exp)(this=value, expression=self.literal(node.value))
+        )
+
+    def followed_by(self, node: FollowedBy, where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        first, first_alias = self.events_of(node.first, child(where, "first"), table)
+        then, then_alias = self.events_of(node.then, child(where, "then"), table)
+        first_at, then_at = exp.column("timestamp", first_alias), exp.column("timestamp", then_alias)
+        later = [exp.GT(this=then_at.copy(), expression=first_at.copy())]
+        if node.within is not None:
+            self.needs("interval", child(where, "within"), "time spans between two events")
+            deadline = exp.TimestampAdd(
+                this=first_at.copy(),
+                expression=exp.Literal.number(node.within),
+                unit=exp.var("SECOND"),
+            )
+            later.append(exp.LTE(this=then_at.copy(), expression=deadline))
+        then = then.where(exp.and_(*later))
+        if not node.negate:
+            return exp.Exists(this=first.where(exp.Exists(this=then)))
+        waited: list[exp.Expression] = []
+        if node.within is not None:
+            elapsed = self.now - dt.timedelta(seconds=node.within)
+            waited.append(exp.LTE(this=first_at.copy(), expression=self.literal(elapsed)))
+        return exp.Exists(this=first.where(exp.and_(*waited, exp.Not(this=exp.Exists(this=then)))))
+
+    def segment(self, node: InSegment, _where: str, table: str) -> exp.Expression:
+        exp = self.exp
+        alias = f"s{next(self.aliases)}"
+        query = (
+            exp.select(exp.Literal.number(1))
+            .from_(exp.to_table(self.schema.segments_table).as_(alias))
+            .where(
+                exp.and_(
+                    exp.EQ(
+                        this=exp.column(self.schema.id_column, alias),
+                        expression=exp.column(self.schema.id_column, table),
+                    ),
+                    exp.EQ(
+                        this=exp.column("segment", alias),
+                        expression=exp.Literal.string(node.segment),
+                    ),
+                )
+            )
+        )
+        return exp.Exists(this=query)
+
+
+def _anniversary_days(today: dt.date, ahead: int) -> list[int]:
+    """``month * 100 + day`` of every date an anniversary within ``ahead`` days may fall on."""
+    found: set[int] = set()
+    for offset in range(min(ahead, 366) + 1):
+        day = today + dt.timedelta(days=offset)
+        found.add(day.month * 100 + day.day)
+        if day.month == 2 and day.day == 28 and not _leap(day.year):  # noqa: PLR2004 - 29 Feb
+            found.add(229)
+    return sorted(found)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def sql_literal(value: Any, dialect: str) -> exp.Expression:
+    """A rule literal in SQL: floats as DOUBLE, instants as TIMESTAMPTZ, dates as DATE.
+
+    SQLite has no such types: there instants are fixed-width UTC text
+    (``2024-05-01T00:00:00.000000Z``) and dates ``YYYY-MM-DD`` text, which
+    compare correctly as strings when the table stores them the same way.
+    """
+    from sqlglot import exp
+
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        return exp.cast(exp.Literal.number(repr(value)), "DOUBLE")
+    if isinstance(value, dt.datetime):
+        utc = to_utc(value)
+        if dialect == "sqlite":
+            return exp.Literal.string(utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return exp.cast(exp.Literal.string(utc.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")), "TIMESTAMPTZ")
+    if isinstance(value, dt.date):
+        if dialect == "sqlite":
+            return exp.Literal.string(value.isoformat())
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    return exp.Literal.string(str(value))
+
+
+def _compare_classes() -> dict[str, Callable[[Any], Any]]:
+    return {
+        "eq": lambda exp: exp.EQ,
+        "ne": lambda exp: exp.NEQ,
+        "lt": lambda exp: exp.LT,
+        "le": lambda exp: exp.LTE,
+        "gt": lambda exp: exp.GT,
+        "ge": lambda exp: exp.GTE,
+    }
+
+
+_COMPARE = _compare_classes()
+
+_VISIT: dict[type[Rule], Callable[[_Compiler, Any, str, str], Any]] = {
+    All: _Compiler.nested,
+    AnyOf: _Compiler.nested,
+    Not: lambda c, n, w, t: c.exp.Not(this=c.rule(n.rule, child(w, "rule"), t)),
+    Constant: lambda c, n, w, t: c.exp.true() if n.value else c.exp.false(),
+    Compare: _Compiler.compare,
+    OneOf: _Compiler.one_of,
+    Text: _Compiler.text,
+    Exists: _Compiler.exists,
+    Between: _Compiler.between,
+    Recency: _Compiler.recency,
+    Anniversary: _Compiler.anniversary,
+    EventCount: _Compiler.count,
+    EventAggregate: _Compiler.aggregate,
+    FollowedBy: _Compiler.followed_by,
+    InSegment: _Compiler.segment,
+}
+
+__all__ = ["DIALECTS", "EVENT_BUILTINS", "to_sql"]
