@@ -30,8 +30,14 @@ SCHEMA = Schema(
     event_fields={"properties.revenue": "number", "properties.sku": "text"},
 )
 NAMES = ("Product Added", "Order Completed", "Product Viewed")
-_SQL_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "bool": "BOOLEAN",
-              "instant": "TIMESTAMPTZ", "date": "DATE"}  # fmt: skip
+_SQL_TYPES = {
+    "text": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "bool": "BOOLEAN",
+    "instant": "TIMESTAMPTZ",
+    "date": "DATE",
+}
 # Instants chosen to sit near midnight, month ends and DST changes somewhere in the world.
 NOWS = (
     dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc),
@@ -87,7 +93,9 @@ def load(connection: Any, subjects: list[dict[str, Any]]) -> None:
 def cases(draw: st.DrawFn) -> tuple[dt.datetime, Rule, list[dict[str, Any]]]:
     now = draw(st.sampled_from(NOWS))
     rule = draw(rules(SCHEMA, event_names=NAMES, now=now))
-    subjects = draw(st.lists(rule_subjects(SCHEMA, event_names=NAMES, now=now), min_size=2, max_size=8))
+    subjects = draw(
+        st.lists(rule_subjects(SCHEMA, event_names=NAMES, now=now), min_size=2, max_size=8)
+    )
     return now, rule, subjects
 
 

@@ -412,12 +412,14 @@ _EDGE_SECONDS = (0, 60, 3600, 86400, 604800)
 
 
 def _offsets() -> st.SearchStrategy[int]:
-    edges = st.sampled_from(_EDGE_SECONDS).flatmap(lambda s: st.sampled_from((-s, s, 1 - s, -s - 1)))
+    edges = st.sampled_from(_EDGE_SECONDS).flatmap(
+        lambda s: st.sampled_from((-s, s, 1 - s, -s - 1))
+    )
     return st.one_of(edges, edges, edges, st.integers(-40 * 86400, 86400))
 
 
 def rule_values(type_: str, now: dt.datetime) -> st.SearchStrategy[Any]:
-    """Values of one schema type (``text``, ``number``, ``integer``, ``bool``, ``instant``, ``date``).
+    """Values of one schema type: text, number, integer, bool, instant or date.
 
     Drawn near each other and near ``now``, so comparisons and windows meet their edges.
 
@@ -472,10 +474,15 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
     choice = draw(st.sampled_from(choices))
     ops = ["eq", "ne"] if type_ == "bool" else list(r._tree.COMPARE_OPS)  # noqa: SLF001
     if choice == "compare":
-        return r.Compare(fn=draw(st.sampled_from(ops)), left=target, right=r.Const(value=draw(literal)))
+        return r.Compare(
+            fn=draw(st.sampled_from(ops)), left=target, right=r.Const(value=draw(literal))
+        )
     if choice == "compare_field":
-        other = r.Field(path=draw(st.sampled_from(same)))
-        return r.Compare(fn=draw(st.sampled_from(ops)), left=target, right=other)
+        return r.Compare(
+            fn=draw(st.sampled_from(ops)),
+            left=target,
+            right=r.Field(path=draw(st.sampled_from(same))),
+        )
     if choice == "in":
         values = draw(st.lists(literal, max_size=3))
         return r.OneOf(arg=target, values=values, negate=draw(st.booleans()))
@@ -485,14 +492,14 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
         low, high = sorted((draw(literal), draw(literal)), key=lambda v: (str(type(v)), v))
         return r.Between(arg=target, low=low, high=high)
     if choice == "text":
-        fn = draw(st.sampled_from(list(r._tree.TEXT_OPS)))  # noqa: SLF001
+        fn: Any = draw(st.sampled_from(list(r._tree.TEXT_OPS)))  # noqa: SLF001
         return r.Text(fn=fn, arg=target, text=draw(rule_values("text", now)))
     if choice == "recency":
-        fn = draw(st.sampled_from(list(r._tree.RECENCY_OPS)))  # noqa: SLF001
+        recency: Any = draw(st.sampled_from(list(r._tree.RECENCY_OPS)))  # noqa: SLF001
         seconds = draw(st.sampled_from([s for s in _EDGE_SECONDS if s > 0]))
-        return r.Recency(fn=fn, field=target, seconds=seconds)
+        return r.Recency(fn=recency, field=target, seconds=seconds)
     if choice == "local":
-        part = draw(st.sampled_from(list(r._tree.LOCAL_PARTS)))  # noqa: SLF001
+        part: Any = draw(st.sampled_from(list(r._tree.LOCAL_PARTS)))  # noqa: SLF001
         of = draw(st.sampled_from([None, target]))
         return r.Compare(
             fn=draw(st.sampled_from(ops)),
@@ -501,12 +508,14 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
         )
     if choice == "anniversary":
         return r.Anniversary(field=target, days=draw(st.sampled_from([0, 1, 6, 7, 30, 366])))
-    fn = draw(st.sampled_from(list(r._tree.ARITH_OPS)))  # noqa: SLF001
-    other = draw(st.one_of(st.sampled_from(same).map(lambda p: r.Field(path=p)),
-                           rule_values("integer", now).map(lambda v: r.Const(value=v))))  # fmt: skip
+    arith: Any = draw(st.sampled_from(list(r._tree.ARITH_OPS)))  # noqa: SLF001
+    operands = st.sampled_from(same).map(lambda p: r.Field(path=p))
+    other: Any = draw(
+        st.one_of(operands, rule_values("integer", now).map(lambda v: r.Const(value=v)))
+    )
     return r.Compare(
         fn=draw(st.sampled_from(ops)),
-        left=r.Arith(fn=fn, args=(target, other)),
+        left=r.Arith(fn=arith, args=(target, other)),
         right=r.Const(value=draw(rule_values("number", now))),
     )
 
@@ -541,10 +550,12 @@ def _leaf_rule(draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.dat
     spec = _event_filter(draw, schema, names, now)
     ops = list(r._tree.COMPARE_OPS)  # noqa: SLF001
     if kind == "count":
-        return r.EventCount(filter=spec, fn=draw(st.sampled_from(ops)), count=draw(st.integers(0, 3)))
+        return r.EventCount(
+            filter=spec, fn=draw(st.sampled_from(ops)), count=draw(st.integers(0, 3))
+        )
     if kind == "aggregate":
         numbers = sorted(p for p, t in schema.event_fields.items() if t in ("number", "integer"))
-        agg = draw(st.sampled_from(list(r._tree.AGGREGATE_FNS)))  # noqa: SLF001
+        agg: Any = draw(st.sampled_from(list(r._tree.AGGREGATE_FNS)))  # noqa: SLF001
         return r.EventAggregate(
             filter=spec,
             agg=agg,

@@ -1,4 +1,4 @@
-"""One rule language: a typed tree, Python closures and SQL from the same rule, JsonLogic in and out.
+"""One rule language: a typed tree; Python closures and SQL from one rule; JsonLogic in and out.
 
 Build rules with `field`, `trait`, `state`, `prop`, `local`, `did`,
 `did_not` and `in_segment`; combine them with ``&``, ``|`` and ``~``.
@@ -12,11 +12,12 @@ Examples:
 .. versionadded:: 0.1.0
 """
 
+from typing import TYPE_CHECKING, Any
+
 from omnichannel.rules._jsonform import dump_rule, load_rule
 from omnichannel.rules._jsonlogic import jsonlogic_apply, truthy
 from omnichannel.rules._python import Predicate, compile_rule
 from omnichannel.rules._schema import Schema, check_rule
-from omnichannel.rules._sql import DIALECTS, to_sql
 from omnichannel.rules._tree import (
     ALWAYS,
     NEVER,
@@ -58,6 +59,19 @@ from omnichannel.rules._tree import (
     trait,
 )
 
+if TYPE_CHECKING:
+    from omnichannel.rules._sql import DIALECTS, to_sql
+
+
+def __getattr__(name: str) -> Any:
+    # The SQL compiler brings sqlglot; load it on first use, not on import.
+    if name in ("DIALECTS", "to_sql"):
+        from omnichannel.rules import _sql
+
+        return getattr(_sql, name)
+    raise AttributeError(f"module 'omnichannel.rules' has no attribute {name!r}")
+
+
 __all__ = [
     "ALWAYS",
     "DIALECTS",
@@ -85,8 +99,8 @@ __all__ = [
     "OneOf",
     "Predicate",
     "Recency",
-    "Schema",
     "Rule",
+    "Schema",
     "Text",
     "Value",
     "Window",

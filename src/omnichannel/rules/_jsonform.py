@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from omnichannel._convert import converter
 from omnichannel._jsonpath import child
 from omnichannel._time import format_timestamp, parse_instant
 from omnichannel.errors import FieldError, RuleError, ValidationError
@@ -57,7 +58,7 @@ from omnichannel.rules._tree import (
 FORMAT = "omnichannel.rule"
 VERSION = 1
 
-_NODES: dict[str, type[Rule] | type[Expr]] = {
+_NODES: dict[str, type[Rule | Expr]] = {
     cls.op: cls
     for cls in (
         All, AnyOf, Not, Constant, Compare, OneOf, Text, Exists, Between, Recency,
@@ -77,6 +78,7 @@ _KINDS: dict[str, str] = {
     "right": _EXPR,
     "arg": _EXPR,
     "of": _EXPR,
+    "field": _EXPR,
     "args": _EXPRS,
     "low": _LIT,
     "high": _LIT,
@@ -118,7 +120,7 @@ def _filter_out(spec: EventFilter) -> dict[str, Any]:
 
 
 _OUT: dict[str, Callable[[Any], Any]] = {
-    _RULE: lambda v: node_out(v),
+    _RULE: lambda v: node_out(v),  # noqa: PLW0108 - node_out is defined below
     _RULES: lambda v: [node_out(r) for r in v],
     _EXPR: lambda v: None if v is None else node_out(v),
     _EXPRS: lambda v: [node_out(e) for e in v],
@@ -132,7 +134,7 @@ def node_out(node: Rule | Expr) -> dict[str, Any]:
     """One node (and what it holds) as a JSON-compatible dict."""
     cls = type(node)
     out: dict[str, Any] = {"op": cls.op}
-    for attribute in attrs.fields(cls):
+    for attribute in attrs.fields(cls):  # type: ignore[arg-type]
         value = getattr(node, attribute.name)
         kind = _kind(cls, attribute.name)
         out[attribute.name] = value if kind is None else _OUT[kind](value)
@@ -260,7 +262,7 @@ def node_in(value: Any, where: str = "$") -> Rule | Expr:
     cls = _NODES.get(op) if isinstance(op, str) else None
     if cls is None:
         raise RuleError.one(child(where, "op"), "unknown_operator", f"{op!r} is not a rule node")
-    fields = {a.name: a for a in attrs.fields(cls)}
+    fields = {a.name: a for a in attrs.fields(cls)}  # type: ignore[arg-type]
     _no_extra(obj, {"op", *fields}, where)
     kwargs: dict[str, Any] = {}
     for name, attribute in fields.items():
@@ -298,3 +300,19 @@ def load_rule(document: Any) -> Rule:
     if "rule" not in obj:
         raise RuleError.one("$.rule", "required", "is required")
     return _rule_in(obj["rule"], "$.rule")
+
+
+def _is_rule_type(cl: Any) -> bool:
+    return isinstance(cl, type) and issubclass(cl, Rule)
+
+
+def _structure(document: Any, cl: type[Rule]) -> Rule:
+    rule = load_rule(document)
+    if not isinstance(rule, cl):
+        raise RuleError.one("$.rule.op", "type", f"expected a {cl.__name__} rule")
+    return rule
+
+
+# The shared converter reads and writes rules in this same versioned form.
+converter.register_unstructure_hook_func(_is_rule_type, dump_rule)
+converter.register_structure_hook_func(_is_rule_type, _structure)

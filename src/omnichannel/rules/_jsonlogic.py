@@ -217,13 +217,23 @@ def _missing_some(values: list[Any], data: Any) -> list[Any]:
     return [] if len(keys) - len(missing) >= to_number(need) else missing
 
 
+def _to_integer(value: Any, size: int) -> int:
+    """JavaScript's ToIntegerOrInfinity, clamped to a string of ``size``: NaN is 0."""
+    number = to_number(value)
+    if math.isnan(number):
+        return 0
+    if math.isinf(number):
+        return size if number > 0 else -size
+    return int(number)
+
+
 def _substr(values: list[Any], _data: Any) -> str:
     text = to_string(_at(values, 0))
-    start = int(to_number(values[1])) if len(values) > 1 else 0
+    start = _to_integer(values[1], len(text)) if len(values) > 1 else 0
     if start < 0:
         start = max(0, len(text) + start)
     if len(values) > 2:
-        length = int(to_number(values[2]))
+        length = _to_integer(values[2], len(text))
         end = len(text) + length if length < 0 else start + length
         return text[start:end]
     return text[start:]

@@ -298,28 +298,36 @@ def value(node: Expr) -> _Value:
 # --- conditions ---------------------------------------------------------------------------
 
 
-def _all(node: All) -> Predicate:
-    parts = [_compile(r) for r in node.rules]
+@functools.lru_cache(maxsize=64)
+def _junction(count: int, word: str) -> Callable[..., Predicate]:
+    """``make(p0, p1, ...)`` -> ``lambda s, now: p0(s, now) and p1(s, now) ...``, one frame."""
+    names = [f"p{n}" for n in range(count)]
+    body = f" {word} ".join(f"{name}(s, now)" for name in names)
+    source = f"def make({', '.join(names)}):\n    return lambda s, now: {body}\n"
+    scope: dict[str, Any] = {}
+    exec(source, scope)  # noqa: S102 - built from fixed text and counts, never from user input
+    return scope["make"]  # type: ignore[no-any-return]
+
+
+def _junction_of(rules: tuple[Rule, ...], word: str) -> Predicate:
+    parts = [_compile(r) for r in rules]
     if not parts:
-        return lambda _s, _now: True
+        result = word == "and"
+        return lambda _s, _now: result
     if len(parts) == 1:
         return parts[0]
-    if len(parts) == 2:  # noqa: PLR2004 - the common pair, without a loop
-        first, second = parts
-        return lambda s, now: first(s, now) and second(s, now)
-    return lambda s, now: all(p(s, now) for p in parts)
+    if len(parts) > 32:
+        test = all if word == "and" else any
+        return lambda s, now: test(p(s, now) for p in parts)
+    return _junction(len(parts), word)(*parts)
+
+
+def _all(node: All) -> Predicate:
+    return _junction_of(node.rules, "and")
 
 
 def _any(node: AnyOf) -> Predicate:
-    parts = [_compile(r) for r in node.rules]
-    if not parts:
-        return lambda _s, _now: False
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:  # noqa: PLR2004 - the common pair, without a loop
-        first, second = parts
-        return lambda s, now: first(s, now) or second(s, now)
-    return lambda s, now: any(p(s, now) for p in parts)
+    return _junction_of(node.rules, "or")
 
 
 def _not(node: Not) -> Predicate:
@@ -332,20 +340,53 @@ def _constant(node: Constant) -> Predicate:
     return lambda _s, _now: result
 
 
-def _compare_literal(fn: str, get: Callable[[Mapping[str, Any]], Any], lit: Any) -> Predicate:
+_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+# How a field is read, inlined into each test: one step, two steps, or more.
+_READS = {
+    1: "v = s.get(first)",
+    2: "inner = s.get(first)\n"
+    "        v = inner.get(second) if inner.__class__ is dict else deep(inner, rest)",
+    3: "v = deep(s.get(first), rest)",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _field_test(steps: int, test: str) -> Callable[..., Predicate]:
+    """A factory of ``(subject, now) -> bool`` reading a field and testing ``v`` in one frame."""
+    source = (
+        "def make(first, second, rest, lit, deep, numbers):\n"
+        "    def test(s, _now):\n"
+        f"        {_READS[steps]}\n"
+        f"        return {test}\n"
+        "    return test\n"
+    )
+    scope: dict[str, Any] = {}
+    exec(source, scope)  # noqa: S102 - built from fixed templates, never from user input
+    return scope["make"]  # type: ignore[no-any-return]
+
+
+def _fused(path: str, test: str, lit: Any = None) -> Predicate:
+    parts = tuple(path.split("."))
+    steps = min(len(parts), 3)
+    second = parts[1] if len(parts) > 1 else None
+    make = _field_test(steps, test)
+    predicate: Predicate = make(parts[0], second, parts[1:], lit, _deep, _NUMBERS)
+    return predicate
+
+
+def _compare_literal(fn: str, path: str, lit: Any) -> Predicate:
     """``field <fn> literal``, specialised on the literal's family (the hot path)."""
-    op = _OPS[fn]
     family = kind(lit)
+    symbol = _SYMBOLS[fn]
     if family == "text":
-        if fn == "eq":
-            return lambda s, _now: get(s) == lit
-        return lambda s, _now: isinstance(v := get(s), str) and op(v, lit)
+        return _fused(
+            path, "v == lit" if fn == "eq" else f"isinstance(v, str) and v {symbol} lit", lit
+        )
     if family == "number":
-        numbers = _NUMBERS
-        return lambda s, _now: (v := get(s)).__class__ in numbers and op(v, lit)
+        return _fused(path, f"v.__class__ in numbers and v {symbol} lit", lit)
     if family == "bool":
-        wanted = lit if fn == "eq" else not lit
-        return lambda s, _now: get(s) is wanted
+        return _fused(path, "v is lit", lit if fn == "eq" else not lit)
+    get, op = getter(path), _OPS[fn]
     convert = as_instant if family == "instant" else as_date
 
     def temporal(s: Mapping[str, Any], _now: dt.datetime) -> bool:
@@ -359,16 +400,21 @@ _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le
 
 
 def _compare(node: Compare) -> Predicate:
-    left, right, fn = node.left, node.right, node.fn
+    left, right, fn = node.left, node.right, str(node.fn)
     if isinstance(left, Const) and isinstance(right, Field):
         left, right, fn = right, left, _MIRROR[fn]
     if isinstance(left, Field) and isinstance(right, Const):
-        return _compare_literal(fn, getter(left.path), right.value)
+        return _compare_literal(fn, left.path, right.value)
     read_left, read_right = value(left), value(right)
     return lambda s, now: same_kind_compare(fn, read_left(s, now), read_right(s, now))
 
 
 def _one_of(node: OneOf) -> Predicate:
+    texts = node.values and all(isinstance(v, str) for v in node.values)
+    if texts and isinstance(node.arg, Field):
+        # Only strings can equal strings; the type test also keeps unhashable values out.
+        membership = "isinstance(v, str) and v " + ("not in" if node.negate else "in") + " lit"
+        return _fused(node.arg.path, membership, frozenset(node.values))
     read = value(node.arg)
     by_kind: dict[str | None, frozenset[Any]] = {}
     for item in node.values:
@@ -396,8 +442,7 @@ def _text(node: Text) -> Predicate:
 
 
 def _exists(node: Exists) -> Predicate:
-    get = getter(node.field.path)
-    return lambda s, _now: get(s) is not None
+    return _fused(node.field.path, "v is not None")
 
 
 def _between(node: Between) -> Predicate:
@@ -428,7 +473,7 @@ def next_anniversary(born: dt.date, today: dt.date) -> dt.date:
     """The first return of ``born``'s month and day on or after ``today`` (29 Feb -> 28 Feb)."""
     for year in (today.year, today.year + 1):  # pragma: no branch - next year always works
         day = born.day
-        if born.month == 2 and day == 29 and not _leap(year):  # noqa: PLR2004 - 29 February
+        if born.month == 2 and day == 29 and not _leap(year):
             day = 28
         candidate = dt.date(year, born.month, day)
         if candidate >= today:
@@ -502,12 +547,16 @@ def _aggregate(node: EventAggregate) -> Predicate:
         if agg == "count_distinct":
             seen = {(kind(v), v) for e in _events(s) if test(e, now) and (v := get(e)) is not None}
             return op(len(seen), target)
-        values = [v for e in _events(s) if test(e, now) and (v := get(e)).__class__ in _NUMBERS]
+        values: list[Any] = [
+            v for e in _events(s) if test(e, now) and (v := get(e)).__class__ in _NUMBERS
+        ]
         if agg == "sum":
             return op(sum(values), target)
         if not values:
             return False
-        result = sum(values) / len(values) if agg == "avg" else (min if agg == "min" else max)(values)
+        result = (
+            sum(values) / len(values) if agg == "avg" else (min if agg == "min" else max)(values)
+        )
         return op(result, target)
 
     return measure
@@ -519,10 +568,11 @@ def _followed_by(node: FollowedBy) -> Predicate:
 
     def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
         events = _events(s)
-        starts = [as_instant(e.get("timestamp")) for e in events if first(e, now)]
+        # The filters passed only events whose timestamp reads as an instant.
+        starts: list[Any] = [as_instant(e.get("timestamp")) for e in events if first(e, now)]
         if not starts:
             return False
-        ends = sorted(as_instant(e.get("timestamp")) for e in events if then(e, now))
+        ends: list[Any] = sorted(as_instant(e.get("timestamp")) for e in events if then(e, now))
         for start in starts:
             at = bisect.bisect_right(ends, start)
             followed = at < len(ends) and (span is None or ends[at] <= start + span)

@@ -120,7 +120,9 @@ class _Checker:
         if isinstance(node, Field):
             type_ = fields.get(node.path)
             if type_ is None:
-                self.fail(child(where, "path"), "unknown_field", f"{node.path!r} is not in the schema")
+                self.fail(
+                    child(where, "path"), "unknown_field", f"{node.path!r} is not in the schema"
+                )
                 return None
             return family(type_)
         if isinstance(node, Const):
@@ -135,9 +137,10 @@ class _Checker:
             self.want(arg, f"{child(where, 'args')}[{n}]", fields, wanted)
         return wanted
 
-    def want(self, node: Expr, where: str, fields: Mapping[str, str], type_: str) -> None:
+    def want(self, node: Expr, where: str, fields: Mapping[str, str], type_: str | None) -> None:
+        """Type ``node``; with ``type_``, also require that type."""
         found = self.expr(node, where, fields)
-        if found is not None and found != type_:
+        if type_ is not None and found is not None and found != type_:
             self.fail(where, "type", f"must be {type_}, not {found}")
 
     def literal(self, value: Any, where: str, type_: str | None) -> None:
@@ -185,7 +188,9 @@ def _aggregate(c: _Checker, node: EventAggregate, where: str, _: Mapping[str, st
     events = {**EVENT_BUILTINS, **c.schema.event_fields}
     type_ = events.get(node.property)
     if type_ is None:
-        c.fail(child(where, "property"), "unknown_field", f"{node.property!r} is not an event field")
+        c.fail(
+            child(where, "property"), "unknown_field", f"{node.property!r} is not an event field"
+        )
     elif node.agg != "count_distinct" and family(type_) != "number":
         c.fail(child(where, "property"), "type", f"{node.agg} needs a number, not {type_}")
 
@@ -199,18 +204,18 @@ _CHECKS: dict[type[Rule], Callable[[_Checker, Any, str, Mapping[str, str]], None
     All: _nested,
     AnyOf: _nested,
     Not: lambda c, n, w, f: c.rule(n.rule, child(w, "rule"), f),
-    Constant: lambda c, n, w, f: None,
+    Constant: lambda *_: None,
     Compare: _compare,
     OneOf: _one_of,
     Text: lambda c, n, w, f: c.want(n.arg, child(w, "arg"), f, "text"),
-    Exists: lambda c, n, w, f: c.expr(n.field, child(w, "field"), f),
+    Exists: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, None),
     Between: _between,
     Recency: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, "instant"),
     Anniversary: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, "date"),
-    EventCount: lambda c, n, w, f: c.event_filter(n.filter, child(w, "filter")),
+    EventCount: lambda c, n, w, _: c.event_filter(n.filter, child(w, "filter")),
     EventAggregate: _aggregate,
     FollowedBy: _sequence,
-    InSegment: lambda c, n, w, f: None,
+    InSegment: lambda *_: None,
 }
 
 

@@ -1,10 +1,15 @@
-"""Compile a rule to SQL (through sqlglot) for DuckDB, PostgreSQL, SQLite, Spark, BigQuery, Snowflake.
+"""Compile a rule to SQL (through sqlglot) for DuckDB, PostgreSQL, SQLite, Spark, BigQuery...
+
+The dialects: DuckDB, PostgreSQL, SQLite, Spark SQL, BigQuery and Snowflake.
 
 The query selects the ids of the profiles that match, over the layout a
 `Schema` describes. It means exactly what the Python engine means:
 
-- every comparison is wrapped in ``COALESCE(..., FALSE)``, so a NULL (a
-  missing value) makes it false, and ``NOT`` is the exact complement;
+- a NULL (a missing value) makes a comparison false: where the query keeps
+  only true rows (the WHERE clause, AND/OR chains, EXISTS bodies) NULL and
+  FALSE already act alike, so comparisons stay bare and the database can push
+  them into its scans; under a ``NOT`` they are wrapped in
+  ``COALESCE(..., FALSE)``, so ``NOT`` is the exact complement;
 - ``now`` is a literal, so windows are plain comparisons with constants;
 - ``/`` divides as floating point and a division by zero gives NULL;
 - ``min``/``max`` of values with a NULL among them are NULL (SQL's
@@ -12,14 +17,17 @@ The query selects the ids of the profiles that match, over the layout a
 
 Each dialect declares its gaps: a rule that needs what a dialect lacks fails
 at compile time with `RuleError` (code ``unsupported``), never runs
-differently. sqlglot is imported only when a rule is compiled to SQL.
+differently. ``omnichannel.rules`` imports this module (and sqlglot) only when
+`to_sql` is first used.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from sqlglot import exp
 
 from omnichannel._jsonpath import child
 from omnichannel._time import to_utc
@@ -52,9 +60,6 @@ from omnichannel.rules._tree import (
     Window,
 )
 
-if TYPE_CHECKING:
-    from sqlglot import exp
-
 #: Dialects the compiler targets, as sqlglot names them.
 DIALECTS = ("duckdb", "postgres", "sqlite", "spark", "bigquery", "snowflake")
 
@@ -64,7 +69,7 @@ DIALECTS = ("duckdb", "postgres", "sqlite", "spark", "bigquery", "snowflake")
 _GAPS: dict[str, frozenset[str]] = {
     "duckdb": frozenset(),
     "postgres": frozenset(),
-    "sqlite": frozenset({"timezone", "interval"}),
+    "sqlite": frozenset({"timezone", "interval", "float_remainder"}),
     "spark": frozenset(),
     "bigquery": frozenset(),
     "snowflake": frozenset(),
@@ -92,21 +97,19 @@ def to_sql(
         >>> rule = (trait("country") == "DE") & did("Order Completed").within(days=30)
         >>> print(to_sql(rule, schema=schema, now=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)))
         ... # doctest: +NORMALIZE_WHITESPACE
-        SELECT p.profile_id FROM profiles AS p WHERE COALESCE(p.traits__country = 'DE', FALSE)
+        SELECT p.profile_id FROM profiles AS p WHERE (p.traits__country = 'DE'
         AND EXISTS(SELECT 1 FROM events AS e1 WHERE e1.profile_id = p.profile_id
         AND e1.event = 'Order Completed'
         AND e1.timestamp <= CAST('2024-05-01 00:00:00.000000+00:00' AS TIMESTAMPTZ)
-        AND e1.timestamp >= CAST('2024-04-01 00:00:00.000000+00:00' AS TIMESTAMPTZ))
+        AND e1.timestamp >= CAST('2024-04-01 00:00:00.000000+00:00' AS TIMESTAMPTZ)))
 
     .. versionadded:: 0.1.0
     """
     if dialect not in _GAPS:
         raise RuleError.one("$", "invalid", f"dialect must be one of {', '.join(DIALECTS)}")
-    if not isinstance(now, dt.datetime) or now.tzinfo is None:
+    if getattr(now, "tzinfo", None) is None:
         raise RuleError.one("$", "invalid", "now must be a timezone-aware datetime")
     check_rule(rule, schema)
-    from sqlglot import exp
-
     compiler = _Compiler(schema, dialect, to_utc(now))
     profiles = exp.to_table(schema.profiles_table).as_("p")
     query = (
@@ -121,12 +124,11 @@ class _Compiler:
     """One visitor method per node; ``table`` is the alias the fields are read from."""
 
     def __init__(self, schema: Schema, dialect: str, now: dt.datetime) -> None:
-        from sqlglot import exp
-
-        self.exp = exp
         self.schema, self.dialect, self.now = schema, dialect, now
         self.gaps = _GAPS[dialect]
         self.aliases: Iterator[int] = iter(range(1, 1_000_000))
+        # True under a NOT: there a NULL must become FALSE before it is negated.
+        self.strict = False
 
     def needs(self, gap: str, where: str, what: str) -> None:
         if gap in self.gaps:
@@ -134,11 +136,10 @@ class _Compiler:
 
     # --- values ----------------------------------------------------------------------
 
-    def literal(self, value: Any) -> exp.Expression:
+    def literal(self, value: Any) -> exp.Expr:
         return sql_literal(value, self.dialect)
 
-    def expr(self, node: Expr, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def expr(self, node: Expr, where: str, table: str) -> exp.Expr:
         if isinstance(node, Field):
             return exp.column(self.schema.column(node.path), table)
         if isinstance(node, Const):
@@ -153,8 +154,7 @@ class _Compiler:
             return joined
         return self.local(node, where, table)  # type: ignore[arg-type]
 
-    def arith(self, node: Arith, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def arith(self, node: Arith, where: str, table: str) -> exp.Expr:
         args = [self.expr(a, f"{where}.args[{n}]", table) for n, a in enumerate(node.args)]
         if node.fn in ("min", "max"):
             if len(args) == 1:
@@ -175,26 +175,38 @@ class _Compiler:
             elif node.fn == "div":
                 result = exp.Div(
                     this=exp.cast(result, "DOUBLE"),
-                    expression=exp.Nullif(this=exp.cast(arg, "DOUBLE"), expression=exp.Literal.number(0)),
+                    expression=exp.Nullif(
+                        this=exp.cast(arg, "DOUBLE"), expression=exp.Literal.number(0)
+                    ),
                     typed=False,
                     safe=False,
                 )
             else:
+                if not (self.is_integer(node.args[0]) and self.is_integer(node.args[1])):
+                    self.needs("float_remainder", where, "remainders of non-integers")
                 result = exp.Mod(
                     this=result, expression=exp.Nullif(this=arg, expression=exp.Literal.number(0))
                 )
         return exp.Paren(this=result) if len(args) > 1 else result
 
-    def local_time(self, instant: exp.Expression, table: str) -> exp.Expression:
-        exp = self.exp
+    def is_integer(self, node: Expr) -> bool:
+        """Whether a value is a whole number by its type (SQLite's % truncates to integers)."""
+        if isinstance(node, Field):
+            return self.schema.fields.get(node.path) == "integer"
+        if isinstance(node, Const):
+            return isinstance(node.value, int) and not isinstance(node.value, bool)
+        if isinstance(node, Arith) and node.fn != "div":
+            return all(self.is_integer(arg) for arg in node.args)
+        return False
+
+    def local_time(self, instant: exp.Expr, table: str) -> exp.Expr:
         zone = exp.Coalesce(
             this=exp.column(self.schema.timezone_column, table),
             expressions=[exp.Literal.string("UTC")],
         )
         return exp.ConvertTimezone(target_tz=zone, timestamp=instant)
 
-    def local(self, node: LocalPart, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def local(self, node: LocalPart, where: str, table: str) -> exp.Expr:
         self.needs("timezone", where, "local time (it has no time-zone database)")
         instant = (
             self.literal(self.now)
@@ -208,14 +220,29 @@ class _Compiler:
 
     # --- conditions ------------------------------------------------------------------
 
-    def rule(self, node: Rule, where: str, table: str) -> exp.Expression:
-        return _VISIT[type(node)](self, node, where, table)
+    def rule(self, node: Rule, where: str, table: str) -> exp.Expr:
+        built: exp.Expr = _VISIT[type(node)](self, node, where, table)
+        return built
 
-    def false_if_null(self, condition: exp.Expression) -> exp.Expression:
-        return self.exp.Coalesce(this=condition, expressions=[self.exp.false()])
+    def false_if_null(self, condition: exp.Expr) -> exp.Expr:
+        if not self.strict:
+            return condition
+        return exp.Coalesce(this=condition, expressions=[exp.false()])
 
-    def nested(self, node: All | AnyOf, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def with_strictness(self, build: Callable[[], exp.Expr], *, strict: bool) -> exp.Expr:
+        outer, self.strict = self.strict, strict
+        try:
+            return build()
+        finally:
+            self.strict = outer
+
+    def negate(self, node: Not, where: str, table: str) -> exp.Expr:
+        inner = self.with_strictness(
+            lambda: self.rule(node.rule, child(where, "rule"), table), strict=True
+        )
+        return exp.Not(this=inner)
+
+    def nested(self, node: All | AnyOf, where: str, table: str) -> exp.Expr:
         parts = [self.rule(r, f"{where}.rules[{n}]", table) for n, r in enumerate(node.rules)]
         if not parts:
             return exp.true() if isinstance(node, All) else exp.false()
@@ -224,16 +251,15 @@ class _Compiler:
         joined = exp.and_(*parts) if isinstance(node, All) else exp.or_(*parts)
         return exp.Paren(this=joined)
 
-    def compare(self, node: Compare, where: str, table: str) -> exp.Expression:
+    def compare(self, node: Compare, where: str, table: str) -> exp.Expr:
         left = self.expr(node.left, child(where, "left"), table)
         right = self.expr(node.right, child(where, "right"), table)
-        return self.false_if_null(_COMPARE[node.fn](self.exp)(this=left, expression=right))
+        return self.false_if_null(_COMPARE[node.fn](this=left, expression=right))
 
-    def one_of(self, node: OneOf, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def one_of(self, node: OneOf, where: str, table: str) -> exp.Expr:
         if not node.values:
             return exp.false()
-        test: exp.Expression = exp.In(
+        test: exp.Expr = exp.In(
             this=self.expr(node.arg, child(where, "arg"), table),
             expressions=[self.literal(v) for v in node.values],
         )
@@ -241,8 +267,7 @@ class _Compiler:
             test = exp.Not(this=test)
         return self.false_if_null(test)
 
-    def text(self, node: Text, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def text(self, node: Text, where: str, table: str) -> exp.Expr:
         arg = self.expr(node.arg, child(where, "arg"), table)
         needle = exp.Literal.string(node.text)
         if node.fn == "contains":
@@ -258,13 +283,11 @@ class _Compiler:
         cls = exp.StartsWith if node.fn == "starts_with" else exp.EndsWith
         return self.false_if_null(cls(this=arg, expression=needle))
 
-    def exists(self, node: Exists, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def exists(self, node: Exists, where: str, table: str) -> exp.Expr:
         column = self.expr(node.field, child(where, "field"), table)
         return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
 
-    def between(self, node: Between, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def between(self, node: Between, where: str, table: str) -> exp.Expr:
         return self.false_if_null(
             exp.Between(
                 this=self.expr(node.arg, child(where, "arg"), table),
@@ -273,8 +296,7 @@ class _Compiler:
             )
         )
 
-    def recency(self, node: Recency, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def recency(self, node: Recency, where: str, table: str) -> exp.Expr:
         column = self.expr(node.field, child(where, "field"), table)
         bound = self.literal(self.now - dt.timedelta(seconds=node.seconds))
         if node.fn == "older_than":
@@ -286,8 +308,7 @@ class _Compiler:
             )
         )
 
-    def anniversary(self, node: Anniversary, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def anniversary(self, node: Anniversary, where: str, table: str) -> exp.Expr:
         self.needs("timezone", where, "anniversaries (it has no time-zone database)")
         column = self.expr(node.field, child(where, "field"), table)
         month_day = exp.Add(
@@ -315,14 +336,11 @@ class _Compiler:
 
     # --- events ----------------------------------------------------------------------
 
-    def events_of(
-        self, spec: EventFilter, where: str, table: str
-    ) -> tuple[exp.Select, str]:
+    def events_of(self, spec: EventFilter, where: str, table: str) -> tuple[exp.Select, str]:
         """``SELECT ... FROM events AS eN WHERE <belongs to table's profile and passes spec>``."""
-        exp = self.exp
         alias = f"e{next(self.aliases)}"
         at = exp.column("timestamp", alias)
-        conditions: list[exp.Expression] = [
+        conditions: list[exp.Expr] = [
             exp.EQ(
                 this=exp.column(self.schema.id_column, alias),
                 expression=exp.column(self.schema.id_column, table),
@@ -335,14 +353,19 @@ class _Compiler:
         conditions.append(exp.LTE(this=at.copy(), expression=self.literal(self.now)))
         conditions.extend(self.window(spec.window, at))
         if spec.where is not None:
-            conditions.append(self.rule(spec.where, child(where, "where"), alias))
+            # A subquery's WHERE keeps only true rows, whatever surrounds the EXISTS.
+            condition = spec.where
+            conditions.append(
+                self.with_strictness(
+                    lambda: self.rule(condition, child(where, "where"), alias), strict=False
+                )
+            )
         query = exp.select(exp.Literal.number(1)).from_(
             exp.to_table(self.schema.events_table).as_(alias)
         )
         return query.where(exp.and_(*conditions)), alias
 
-    def window(self, window: Window, at: exp.Expression) -> list[exp.Expression]:
-        exp = self.exp
+    def window(self, window: Window, at: exp.Expr) -> list[exp.Expr]:
         if window.seconds is not None:
             low = self.now - dt.timedelta(seconds=window.seconds)
             return [exp.GTE(this=at.copy(), expression=self.literal(low))]
@@ -350,39 +373,39 @@ class _Compiler:
             return [exp.GTE(this=at.copy(), expression=self.literal(to_utc(window.since)))]
         return []
 
-    def count(self, node: EventCount, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def count(self, node: EventCount, where: str, table: str) -> exp.Expr:
         query, _ = self.events_of(node.filter, child(where, "filter"), table)
         if node.fn == "ge" and node.count == 1:
             return exp.Exists(this=query)
         if node.fn == "eq" and node.count == 0:
             return exp.Not(this=exp.Exists(this=query))
         counted = query.select(exp.Count(this=exp.Star()), append=False).subquery()
-        return _COMPARE[node.fn](exp)(this=counted, expression=exp.Literal.number(node.count))
+        return _COMPARE[node.fn](this=counted, expression=exp.Literal.number(node.count))
 
-    def aggregate(self, node: EventAggregate, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def aggregate(self, node: EventAggregate, where: str, table: str) -> exp.Expr:
         query, alias = self.events_of(node.filter, child(where, "filter"), table)
         column = exp.column(self.schema.column(node.property), alias)
-        measure: exp.Expression
+        measure: exp.Expr
         if node.agg == "count_distinct":
             measure = exp.Count(this=exp.Distinct(expressions=[column]))
         else:
             cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[node.agg]
             measure = cls(this=column)
-        value: exp.Expression = query.select(measure, append=False).subquery()
+        value: exp.Expr = query.select(measure, append=False).subquery()
         if node.agg == "sum":  # the sum of no events is 0, as in Python
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         return self.false_if_null(
-            _COMPARE[node.fn](exp)(this=value, expression=self.literal(node.value))
+            _COMPARE[node.fn](this=value, expression=self.literal(node.value))
         )
 
-    def followed_by(self, node: FollowedBy, where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def followed_by(self, node: FollowedBy, where: str, table: str) -> exp.Expr:
         first, first_alias = self.events_of(node.first, child(where, "first"), table)
         then, then_alias = self.events_of(node.then, child(where, "then"), table)
-        first_at, then_at = exp.column("timestamp", first_alias), exp.column("timestamp", then_alias)
-        later = [exp.GT(this=then_at.copy(), expression=first_at.copy())]
+        first_at, then_at = (
+            exp.column("timestamp", first_alias),
+            exp.column("timestamp", then_alias),
+        )
+        later: list[exp.Expr] = [exp.GT(this=then_at.copy(), expression=first_at.copy())]
         if node.within is not None:
             self.needs("interval", child(where, "within"), "time spans between two events")
             deadline = exp.TimestampAdd(
@@ -394,14 +417,13 @@ class _Compiler:
         then = then.where(exp.and_(*later))
         if not node.negate:
             return exp.Exists(this=first.where(exp.Exists(this=then)))
-        waited: list[exp.Expression] = []
+        waited: list[exp.Expr] = []
         if node.within is not None:
             elapsed = self.now - dt.timedelta(seconds=node.within)
             waited.append(exp.LTE(this=first_at.copy(), expression=self.literal(elapsed)))
         return exp.Exists(this=first.where(exp.and_(*waited, exp.Not(this=exp.Exists(this=then)))))
 
-    def segment(self, node: InSegment, _where: str, table: str) -> exp.Expression:
-        exp = self.exp
+    def segment(self, node: InSegment, _where: str, table: str) -> exp.Expr:
         alias = f"s{next(self.aliases)}"
         query = (
             exp.select(exp.Literal.number(1))
@@ -428,7 +450,7 @@ def _anniversary_days(today: dt.date, ahead: int) -> list[int]:
     for offset in range(min(ahead, 366) + 1):
         day = today + dt.timedelta(days=offset)
         found.add(day.month * 100 + day.day)
-        if day.month == 2 and day.day == 28 and not _leap(day.year):  # noqa: PLR2004 - 29 Feb
+        if day.month == 2 and day.day == 28 and not _leap(day.year):
             found.add(229)
     return sorted(found)
 
@@ -437,15 +459,13 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def sql_literal(value: Any, dialect: str) -> exp.Expression:
+def sql_literal(value: Any, dialect: str) -> exp.Expr:
     """A rule literal in SQL: floats as DOUBLE, instants as TIMESTAMPTZ, dates as DATE.
 
     SQLite has no such types: there instants are fixed-width UTC text
     (``2024-05-01T00:00:00.000000Z``) and dates ``YYYY-MM-DD`` text, which
     compare correctly as strings when the table stores them the same way.
     """
-    from sqlglot import exp
-
     if isinstance(value, bool):
         return exp.true() if value else exp.false()
     if isinstance(value, int):
@@ -456,7 +476,9 @@ def sql_literal(value: Any, dialect: str) -> exp.Expression:
         utc = to_utc(value)
         if dialect == "sqlite":
             return exp.Literal.string(utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        return exp.cast(exp.Literal.string(utc.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")), "TIMESTAMPTZ")
+        return exp.cast(
+            exp.Literal.string(utc.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")), "TIMESTAMPTZ"
+        )
     if isinstance(value, dt.date):
         if dialect == "sqlite":
             return exp.Literal.string(value.isoformat())
@@ -464,24 +486,20 @@ def sql_literal(value: Any, dialect: str) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _compare_classes() -> dict[str, Callable[[Any], Any]]:
-    return {
-        "eq": lambda exp: exp.EQ,
-        "ne": lambda exp: exp.NEQ,
-        "lt": lambda exp: exp.LT,
-        "le": lambda exp: exp.LTE,
-        "gt": lambda exp: exp.GT,
-        "ge": lambda exp: exp.GTE,
-    }
-
-
-_COMPARE = _compare_classes()
+_COMPARE: dict[str, type[exp.Binary]] = {
+    "eq": exp.EQ,
+    "ne": exp.NEQ,
+    "lt": exp.LT,
+    "le": exp.LTE,
+    "gt": exp.GT,
+    "ge": exp.GTE,
+}
 
 _VISIT: dict[type[Rule], Callable[[_Compiler, Any, str, str], Any]] = {
     All: _Compiler.nested,
     AnyOf: _Compiler.nested,
-    Not: lambda c, n, w, t: c.exp.Not(this=c.rule(n.rule, child(w, "rule"), t)),
-    Constant: lambda c, n, w, t: c.exp.true() if n.value else c.exp.false(),
+    Not: _Compiler.negate,
+    Constant: lambda _, n, *__: exp.true() if n.value else exp.false(),
     Compare: _Compiler.compare,
     OneOf: _Compiler.one_of,
     Text: _Compiler.text,

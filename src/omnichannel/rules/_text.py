@@ -70,7 +70,8 @@ def literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return format_timestamp(value)
+        text = format_timestamp(value)
+        return text.replace(".000000Z", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -49,9 +49,14 @@ LocalPartName = Literal["hour", "weekday", "day", "month", "year"]
 LOCAL_PARTS: tuple[str, ...] = ("hour", "weekday", "day", "month", "year")
 
 _SEGMENT = re.compile(r"[^.\s]+")
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
-def _check_path(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _tuple(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(items)
+
+
+def _check_path(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise RuleError.one(f"$.{attribute.name}", "type", "must be a non-empty string")
     if not all(_SEGMENT.fullmatch(part) for part in value.split(".")):
@@ -60,8 +65,8 @@ def _check_path(_: object, attribute: attrs.Attribute[str], value: str) -> None:
         )
 
 
-def _one_of(options: tuple[str, ...]) -> object:
-    def check(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _one_of(options: tuple[str, ...]) -> Validator:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value not in options:
             raise RuleError.one(
                 f"$.{attribute.name}", "invalid", f"must be one of {', '.join(options)}"
@@ -85,56 +90,56 @@ def check_scalar(value: object, where: str = "$") -> Scalar:
     raise RuleError.one(where, "type", f"{type(value).__name__} is not a rule literal")
 
 
-def _scalar(_: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _scalar(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_scalar(value, f"$.{attribute.name}")
 
 
-def _scalars(_: object, attribute: attrs.Attribute[object], value: tuple[object, ...]) -> None:
+def _scalars(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     for n, item in enumerate(value):
         check_scalar(item, f"$.{attribute.name}[{n}]")
 
 
-def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _count(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise RuleError.one(f"$.{attribute.name}", "out_of_range", "must be a whole number >= 0")
 
 
-def _positive(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise RuleError.one(f"$.{attribute.name}", "out_of_range", "must be a whole number > 0")
 
 
-def _number(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _number(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RuleError.one(f"$.{attribute.name}", "type", "must be a number")
     check_scalar(value, f"$.{attribute.name}")
 
 
-def _exprs(_: object, attribute: attrs.Attribute[object], value: tuple[object, ...]) -> None:
+def _exprs(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     for n, item in enumerate(value):
         if not isinstance(item, Expr):
             raise RuleError.one(f"$.{attribute.name}[{n}]", "type", "must be a value")
 
 
-def _bool(_: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+def _bool(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, bool):
         raise RuleError.one(f"$.{attribute.name}", "type", "must be true or false")
 
 
-def _text(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+def _text(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise RuleError.one(f"$.{attribute.name}", "type", "must be a string")
 
 
-def _name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _name(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise RuleError.one(f"$.{attribute.name}", "type", "must be a non-empty string")
 
 
-def _of(cls: type, *, optional: bool = False) -> object:
-    def check(_: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _of(cls: type, *, optional: bool = False) -> Validator:
+    def check(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not (isinstance(value, cls) or (optional and value is None)):
             raise RuleError.one(f"$.{attribute.name}", "type", f"must be a {cls.__name__}")
 
@@ -193,12 +198,12 @@ class Arith(Expr):
     """
 
     op: ClassVar[str] = "arith"
-    fn: ArithOp = attrs.field(validator=_one_of(ARITH_OPS))  # type: ignore[arg-type]
-    args: tuple[Expr, ...] = attrs.field(converter=tuple, validator=_exprs)
+    fn: ArithOp = attrs.field(validator=_one_of(ARITH_OPS))
+    args: tuple[Expr, ...] = attrs.field(converter=_tuple, validator=_exprs)
 
     def __attrs_post_init__(self) -> None:
         binary = self.fn in ("sub", "div", "mod")
-        if len(self.args) < 1 or (binary and len(self.args) != 2):  # noqa: PLR2004
+        if len(self.args) < 1 or (binary and len(self.args) != 2):
             need = "exactly 2" if binary else "at least 1"
             raise RuleError.one("$.args", "arity", f"{self.fn} takes {need} arguments")
 
@@ -208,7 +213,7 @@ class Concat(Expr):
     """Strings joined end to end; a missing part gives a missing result."""
 
     op: ClassVar[str] = "concat"
-    args: tuple[Expr, ...] = attrs.field(converter=tuple, validator=_exprs)
+    args: tuple[Expr, ...] = attrs.field(converter=_tuple, validator=_exprs)
 
 
 @attrs.frozen(kw_only=True)
@@ -220,7 +225,7 @@ class LocalPart(Expr):
     """
 
     op: ClassVar[str] = "local"
-    part: LocalPartName = attrs.field(validator=_one_of(LOCAL_PARTS))  # type: ignore[arg-type]
+    part: LocalPartName = attrs.field(validator=_one_of(LOCAL_PARTS))
     of: Field | None = attrs.field(default=None, validator=_of(Field, optional=True))
 
 
@@ -307,7 +312,7 @@ class Compare(Rule):
     """
 
     op: ClassVar[str] = "compare"
-    fn: CompareOp = attrs.field(validator=_one_of(COMPARE_OPS))  # type: ignore[arg-type]
+    fn: CompareOp = attrs.field(validator=_one_of(COMPARE_OPS))
     left: Expr = attrs.field(validator=_of(Expr))
     right: Expr = attrs.field(validator=_of(Expr))
 
@@ -325,7 +330,7 @@ class OneOf(Rule):
 
     op: ClassVar[str] = "in"
     arg: Expr = attrs.field(validator=_of(Expr))
-    values: tuple[Scalar, ...] = attrs.field(converter=tuple, validator=_scalars)
+    values: tuple[Scalar, ...] = attrs.field(converter=_tuple, validator=_scalars)
     negate: bool = attrs.field(default=False, validator=_bool)
 
 
@@ -334,7 +339,7 @@ class Text(Rule):
     """A string contains, starts with or ends with ``text`` (case-sensitive)."""
 
     op: ClassVar[str] = "text"
-    fn: TextOp = attrs.field(validator=_one_of(TEXT_OPS))  # type: ignore[arg-type]
+    fn: TextOp = attrs.field(validator=_one_of(TEXT_OPS))
     arg: Expr = attrs.field(validator=_of(Expr))
     text: str = attrs.field(validator=_text)
 
@@ -370,7 +375,7 @@ class Recency(Rule):
     """
 
     op: ClassVar[str] = "recency"
-    fn: RecencyOp = attrs.field(validator=_one_of(RECENCY_OPS))  # type: ignore[arg-type]
+    fn: RecencyOp = attrs.field(validator=_one_of(RECENCY_OPS))
     field: Field = attrs.field(validator=_of(Field))
     seconds: int = attrs.field(validator=_positive)
 
@@ -413,7 +418,7 @@ class EventFilter:
 
     event: str | None = attrs.field(default=None, validator=_text)
     where: Rule | None = attrs.field(default=None, validator=_of(Rule, optional=True))
-    window: Window = attrs.field(factory=lambda: Window(), validator=_of(Window))
+    window: Window = attrs.field(factory=Window, validator=_of(Window))
 
 
 @attrs.frozen(kw_only=True)
@@ -427,7 +432,7 @@ class EventCount(Rule):
 
     op: ClassVar[str] = "count"
     filter: EventFilter = attrs.field(validator=_of(EventFilter))
-    fn: CompareOp = attrs.field(default="ge", validator=_one_of(COMPARE_OPS))  # type: ignore[arg-type]
+    fn: CompareOp = attrs.field(default="ge", validator=_one_of(COMPARE_OPS))
     count: int = attrs.field(default=1, validator=_count)
 
     def where(self, rule: Rule) -> EventCount:
@@ -486,7 +491,7 @@ class EventCount(Rule):
     def followed_by(
         self, then: str | EventCount, *, within: dt.timedelta | None = None
     ) -> FollowedBy:
-        """One of these events, then (strictly later, within ``within`` if given) a ``then`` event."""
+        """One of these events, then a ``then`` event strictly after it (within ``within``)."""
         return FollowedBy(
             first=self.filter,
             then=_filter_of(then),
@@ -504,7 +509,7 @@ def _filter_of(spec: str | EventCount) -> EventFilter:
     return EventFilter(event=spec) if isinstance(spec, str) else spec.filter
 
 
-def _path(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _path(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     _check_path(_, attribute, value)
 
 
@@ -519,9 +524,9 @@ class EventAggregate(Rule):
 
     op: ClassVar[str] = "aggregate"
     filter: EventFilter = attrs.field(validator=_of(EventFilter))
-    agg: AggregateFn = attrs.field(validator=_one_of(AGGREGATE_FNS))  # type: ignore[arg-type]
+    agg: AggregateFn = attrs.field(validator=_one_of(AGGREGATE_FNS))
     property: str = attrs.field(validator=_path)
-    fn: CompareOp = attrs.field(validator=_one_of(COMPARE_OPS))  # type: ignore[arg-type]
+    fn: CompareOp = attrs.field(validator=_one_of(COMPARE_OPS))
     value: float = attrs.field(validator=_number)
 
 
