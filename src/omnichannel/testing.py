@@ -463,6 +463,7 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
     choices = ["compare", "compare_field", "in", "exists"]
     if type_ != "bool":
         choices.append("between")
+    choices.append("truthy")
     if type_ == "text":
         choices.append("text")
     if type_ == "instant":
@@ -488,6 +489,8 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
         return r.OneOf(arg=target, values=values, negate=draw(st.booleans()))
     if choice == "exists":
         return r.Exists(field=target)
+    if choice == "truthy":
+        return r.Truthy(arg=target)
     if choice == "between":
         low, high = sorted((draw(literal), draw(literal)), key=lambda v: (str(type(v)), v))
         return r.Between(arg=target, low=low, high=high)
@@ -542,7 +545,10 @@ def _event_filter(draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.
 def _leaf_rule(draw: st.DrawFn, schema: Any, names: tuple[str, ...], now: dt.datetime) -> Any:
     from omnichannel import rules as r
 
-    kind = draw(st.sampled_from(["field", "field", "count", "aggregate", "sequence", "segment"]))
+    kinds = ["field", "field", "segment"]
+    if names:
+        kinds += ["count", "aggregate", "sequence"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "field":
         return _field_rule(draw, dict(schema.fields), now)
     if kind == "segment":
@@ -590,6 +596,8 @@ def rules(
     schema: Any, *, event_names: tuple[str, ...], now: dt.datetime, max_depth: int = 3
 ) -> st.SearchStrategy[Any]:
     """Well-typed rules over ``schema`` (an `omnichannel.rules.Schema`), every kind of node.
+
+    With no ``event_names``, no event conditions.
 
     .. versionadded:: 0.1.0
     """

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from omnichannel.rules._jsonform import dump_rule, load_rule
 from omnichannel.rules._jsonlogic import jsonlogic_apply, truthy
+from omnichannel.rules._jsonlogic_bridge import from_jsonlogic, to_jsonlogic
 from omnichannel.rules._python import Predicate, compile_rule
 from omnichannel.rules._schema import Schema, check_rule
 from omnichannel.rules._tree import (
@@ -45,6 +46,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
     Value,
     Window,
     days,
@@ -102,6 +104,7 @@ __all__ = [
     "Rule",
     "Schema",
     "Text",
+    "Truthy",
     "Value",
     "Window",
     "check_rule",
@@ -111,6 +114,7 @@ __all__ = [
     "did_not",
     "dump_rule",
     "field",
+    "from_jsonlogic",
     "hours",
     "in_segment",
     "jsonlogic_apply",
@@ -118,6 +122,7 @@ __all__ = [
     "local",
     "prop",
     "state",
+    "to_jsonlogic",
     "to_sql",
     "trait",
     "truthy",

@@ -50,6 +50,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
     Window,
     check_scalar,
 )
@@ -61,7 +62,7 @@ VERSION = 1
 _NODES: dict[str, type[Rule | Expr]] = {
     cls.op: cls
     for cls in (
-        All, AnyOf, Not, Constant, Compare, OneOf, Text, Exists, Between, Recency,
+        All, AnyOf, Not, Constant, Compare, OneOf, Text, Exists, Truthy, Between, Recency,
         Anniversary, EventCount, EventAggregate, FollowedBy, InSegment,
         Field, Const, Arith, Concat, LocalPart,
     )

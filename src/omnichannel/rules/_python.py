@@ -43,6 +43,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
 )
 
 #: A compiled rule: ``predicate(subject, now) -> bool``.
@@ -445,6 +446,18 @@ def _exists(node: Exists) -> Predicate:
     return _fused(node.field.path, "v is not None")
 
 
+def _truthy(node: Truthy) -> Predicate:
+    read = value(node.arg)
+
+    def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        v = read(s, now)
+        if v.__class__ in _NUMBERS:
+            return v != 0 and v == v  # noqa: PLR0124 - NaN is falsy, and never equal to itself
+        return bool(v) if isinstance(v, (str, bool, list, Mapping)) else v is not None
+
+    return test
+
+
 def _between(node: Between) -> Predicate:
     low = _compile(Compare(fn="ge", left=node.arg, right=Const(value=node.low)))
     high = _compile(Compare(fn="le", left=node.arg, right=Const(value=node.high)))
@@ -604,6 +617,7 @@ _RULES: dict[type[Rule], Callable[[Any], Predicate]] = {
     OneOf: _one_of,
     Text: _text,
     Exists: _exists,
+    Truthy: _truthy,
     Between: _between,
     Recency: _recency,
     Anniversary: _anniversary,

@@ -40,6 +40,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
 )
 
 FieldType = Literal["text", "number", "integer", "bool", "instant", "date"]
@@ -209,6 +210,7 @@ _CHECKS: dict[type[Rule], Callable[[_Checker, Any, str, Mapping[str, str]], None
     OneOf: _one_of,
     Text: lambda c, n, w, f: c.want(n.arg, child(w, "arg"), f, "text"),
     Exists: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, None),
+    Truthy: lambda c, n, w, f: c.want(n.arg, child(w, "arg"), f, None),
     Between: _between,
     Recency: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, "instant"),
     Anniversary: lambda c, n, w, f: c.want(n.field, child(w, "field"), f, "date"),

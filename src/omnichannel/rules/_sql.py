@@ -32,6 +32,7 @@ from sqlglot import exp
 from omnichannel._jsonpath import child
 from omnichannel._time import to_utc
 from omnichannel.errors import RuleError
+from omnichannel.rules._python import kind
 from omnichannel.rules._schema import EVENT_BUILTINS, Schema, check_rule
 from omnichannel.rules._tree import (
     All,
@@ -57,6 +58,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
     Window,
 )
 
@@ -287,6 +289,28 @@ class _Compiler:
         column = self.expr(node.field, child(where, "field"), table)
         return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
 
+    def truthy(self, node: Truthy, where: str, table: str) -> exp.Expr:
+        value = self.expr(node.arg, child(where, "arg"), table)
+        type_ = self.type_of(node.arg)
+        if type_ == "bool":
+            test: exp.Expr = exp.EQ(this=value, expression=exp.true())
+        elif type_ == "text":
+            test = exp.NEQ(this=value, expression=exp.Literal.string(""))
+        elif type_ in ("number", "integer"):
+            test = exp.NEQ(this=value, expression=exp.Literal.number(0))
+        else:  # instants and dates are truthy when present
+            return exp.Not(this=exp.Is(this=value, expression=exp.Null()))
+        return self.false_if_null(test)
+
+    def type_of(self, node: Expr) -> str:
+        """The schema type of a value (checked before compiling, so always known)."""
+        if isinstance(node, Field):
+            events = {**EVENT_BUILTINS, **self.schema.event_fields}
+            return self.schema.fields.get(node.path) or events[node.path]
+        if isinstance(node, Const):
+            return kind(node.value) or "text"
+        return "text" if isinstance(node, Concat) else "number"
+
     def between(self, node: Between, where: str, table: str) -> exp.Expr:
         return self.false_if_null(
             exp.Between(
@@ -504,6 +528,7 @@ _VISIT: dict[type[Rule], Callable[[_Compiler, Any, str, str], Any]] = {
     OneOf: _Compiler.one_of,
     Text: _Compiler.text,
     Exists: _Compiler.exists,
+    Truthy: _Compiler.truthy,
     Between: _Compiler.between,
     Recency: _Compiler.recency,
     Anniversary: _Compiler.anniversary,

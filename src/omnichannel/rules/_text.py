@@ -37,6 +37,7 @@ from omnichannel.rules._tree import (
     Recency,
     Rule,
     Text,
+    Truthy,
     Window,
 )
 
@@ -159,6 +160,7 @@ _DESCRIBE: dict[type[Rule], Callable[[Any], str]] = {
     ),
     Text: lambda r: f"{expression(r.arg)} {r.fn.replace('_', ' ')} {literal(r.text)}",
     Exists: lambda r: f"{_name(r.field.path)} is known",
+    Truthy: lambda r: f"{expression(r.arg)} is truthy",
     Between: lambda r: f"{expression(r.arg)} is between {literal(r.low)} and {literal(r.high)}",
     Recency: lambda r: (
         f"{_name(r.field.path)} is "

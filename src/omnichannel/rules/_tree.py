@@ -263,6 +263,12 @@ class Rule:
 
         return describe(self)
 
+    def to_jsonlogic(self) -> Any:
+        """This rule as JsonLogic (see `omnichannel.rules.to_jsonlogic`)."""
+        from omnichannel.rules._jsonlogic_bridge import to_jsonlogic
+
+        return to_jsonlogic(self)
+
 
 def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
     items = tuple(value)
@@ -350,6 +356,18 @@ class Exists(Rule):
 
     op: ClassVar[str] = "exists"
     field: Field = attrs.field(validator=_of(Field))
+
+
+@attrs.frozen(kw_only=True)
+class Truthy(Rule):
+    """JsonLogic's truthiness of a value: present, not false, not 0, not empty text.
+
+    Read from JsonLogic (``{"!!": [...]}``, or a bare value where a condition
+    belongs); built rules say what they mean with comparisons instead.
+    """
+
+    op: ClassVar[str] = "truthy"
+    arg: Expr = attrs.field(validator=_of(Expr))
 
 
 @attrs.frozen(kw_only=True)
