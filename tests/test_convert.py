@@ -152,3 +152,11 @@ def test_timestamps_without_offset_are_utc_and_non_datetimes_are_rejected():
     with pytest.raises(ValidationError) as excinfo:
         to_utc("2024-03-05", "$.at")  # type: ignore[arg-type]
     assert [("$.at", "type")] == [(e.path, e.code) for e in excinfo.value.errors]
+
+
+@given(st.frozensets(strategies.identities(), max_size=6))
+def test_identity_sets_unstructure_in_identity_order(ids):
+    """Sets of identifiers are written in Identity's own order, as any other set is."""
+    assert [converter.unstructure(i) for i in sorted(ids)] == converter.unstructure(
+        ids, frozenset[Identity]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
@@ -398,3 +399,51 @@ def test_snapshots_from_other_reducers_are_refolded(tmp_path):
         second.ingest(msg(1, "page", userId="u1"))
         state = second.state(Identity(kind="user_id", value="u1"))
         assert (2, 2) == (state.values["pages"], state.activity.events)
+
+
+def test_mutating_the_payload_after_ingest_changes_nothing(engine):
+    """What the engine stored shares no mutable state with the caller's dict."""
+    payload = msg(0, "identify", userId="u1", traits={"plan": "pro", "address": {"city": "Berlin"}})
+    engine.ingest(payload)
+    payload["traits"]["plan"] = "free"
+    payload["traits"]["address"]["city"] = "Paris"
+    payload["traits"]["extra"] = [1]
+    user = Identity(kind="user_id", value="u1")
+    expected = {"plan": "pro", "address": {"city": "Berlin"}}
+    assert expected == engine.profile(user).traits
+    assert expected == engine.export(user)["events"][0]["traits"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("valid", [True, False])
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it(enabled, valid):
+    """ingest_many pauses the cyclic collector at most for its own length, even when it fails."""
+    was = gc.isenabled()
+    batch = [msg(0, userId="u1", event="a"), msg(1, userId="u1", event="b" if valid else None)]
+    try:
+        (gc.enable if enabled else gc.disable)()
+        engine = Engine(MemoryStore(), clock=FixedClock(T0))
+        if valid:
+            assert 2 == len(engine.ingest_many(batch))
+        else:
+            with pytest.raises(ValidationError):
+                engine.ingest_many(batch)
+        assert enabled == gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_batch_snapshot_equals_a_refold_for_the_next_reader(tmp_path):
+    """A profile written once per batch carries the state a refold of all its events gives."""
+    from omnichannel.state import fold
+
+    path = tmp_path / "batch.db"
+    with Engine(SQLiteStore(path), clock=FixedClock(T0)) as writer:
+        writer.ingest_many([_clean(m) for m in shopper_journey()])
+    with Engine(SQLiteStore(path), clock=FixedClock(T0)) as reader:
+        ann = email("ann@example.com")
+        from_snapshot = reader.state(ann)
+        with reader.store.transaction() as tx:
+            refolded = fold(tx.events_of(reader.profile(ann).identities), rules=reader.rules)
+    assert refolded == from_snapshot
+    assert 9 == from_snapshot.activity.events

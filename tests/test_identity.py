@@ -218,3 +218,13 @@ def test_conformance_shopper_is_one_person():
     assert 1 == len(expected.profiles)
     random.Random(7).shuffle(links)
     assert expected == resolve(first_seen=first, links=links)
+
+
+def test_rules_read_integer_traits_and_skip_other_types():
+    """A whole-number trait is read as text; lists, booleans and objects are not identifiers."""
+    event = _event(
+        userId="u1",
+        traits={"loyalty_id": 1234, "email": ["ann@example.com"], "phone": True},
+        context={"device": "not an object"},
+    )
+    assert [USER, ident("loyalty_id", "1234")] == IdentityRules().identities(event)

@@ -561,3 +561,13 @@ def test_commerce_amounts_share_its_currency():
     with pytest.raises(ValidationError) as excinfo:
         Commerce(event="Order Completed", currency="dollars")
     assert [("$.currency", "unknown_currency")] == _codes(excinfo)
+
+
+def test_trusted_builder_needs_every_field():
+    """The parser's unchecked builder refuses to leave a field unset."""
+    from omnichannel.models._check import trusted
+
+    build = trusted(Money)
+    assert Money(amount="1.5", currency="EUR") == build(amount=Decimal("1.5"), currency="EUR")
+    with pytest.raises(TypeError):
+        build(amount=Decimal(1))

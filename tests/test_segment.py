@@ -600,3 +600,23 @@ def test_mutated_payloads_only_ever_raise_validation_error(payload):
         ]
     else:
         assert event.user_id or event.anonymous_id
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({**MINIMAL, "userId": 10**1100}, [("$.user_id", "too_long")]),
+        ({**MINIMAL, "type": "group", "groupId": 10**1100}, [("$.group_id", "too_long")]),
+        (
+            {**MINIMAL, "event": "Order Completed", "properties": {"order_id": 10**1100}},
+            [("$.order_id", "too_long")],
+        ),
+        (
+            {**MINIMAL, "event": "Product Added", "properties": {"sku": 10**1100}},
+            [("$.sku", "too_long")],
+        ),
+    ],
+)
+def test_integer_ids_too_long_for_the_models_are_refused(payload, expected):
+    """An integer id whose text is longer than the models allow is refused by the model's check."""
+    assert expected == _errors(payload)

@@ -219,3 +219,18 @@ def test_sqlite_refuses_non_text_snapshots(tmp_path):
     with pytest.raises(StoreError), store.transaction() as tx:
         tx.put_profile("p", frozenset({A}), snapshot=object())
     store.close()
+
+
+def test_sqlite_reads_back_equal_events_with_or_without_its_cache(tmp_path):
+    """Decoded events are cached by their stored text, in bounded number, and read back equal."""
+    store = SQLiteStore(tmp_path / "cache.db")
+    store._events.size = 2
+    events = [_event(f"m{i}", i) for i in range(5)]
+    with store.transaction() as tx:
+        for event in events:
+            tx.append_event(event, A)
+    assert 2 == len(store._events.events)
+    with store.transaction() as tx:
+        assert events == tx.events_of([A])
+        assert events == tx.events_of([A])
+    store.close()

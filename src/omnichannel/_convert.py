@@ -21,7 +21,7 @@ from omnichannel._json import check_tree
 from omnichannel._jsonpath import child
 from omnichannel._time import format_timestamp, parse_timestamp, to_utc
 from omnichannel.errors import FieldError, ValidationError
-from omnichannel.models import Channel, IdentityKind
+from omnichannel.models import Channel, Identity, IdentityKind
 from omnichannel.typing import JSONObject
 
 __all__ = ["Converter", "converter"]
@@ -107,6 +107,17 @@ def _is_set_type(cl: Any) -> bool:
     return cl in (frozenset, set) or get_origin(cl) in (frozenset, set)
 
 
+def _identity_order(identity: Identity) -> tuple[str, str]:
+    # Identity's own order (kind, then value), without attrs' generic comparison per pair.
+    return (identity.kind, identity.value)
+
+
+def _sorted(items: Any) -> list[Any]:
+    if all(type(i) is Identity for i in items):
+        return sorted(items, key=_identity_order)
+    return sorted(items)
+
+
 def _make_converter() -> Converter:
     conv = Converter()
     for cls in (pendulum.DateTime, dt.datetime):
@@ -120,7 +131,7 @@ def _make_converter() -> Converter:
     # Sets become lists (JSON has no sets), sorted so equal values serialize identically.
     conv.register_unstructure_hook_func(
         _is_set_type,
-        lambda items: [conv.unstructure(i) for i in sorted(items)],
+        lambda items: [conv.unstructure(i) for i in _sorted(items)],
     )
     conv.register_structure_hook_func(_is_json_object, _structure_json)
     conv.register_unstructure_hook_func(_is_json_object, lambda v: v)

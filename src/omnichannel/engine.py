@@ -8,11 +8,13 @@ and writes the outcome back — all of it, or nothing.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,28 @@ log = logging.getLogger("omnichannel")
 #: Default database file of an Engine built without a store.
 DEFAULT_PATH = "omnichannel.db"
 EXPORT_FORMAT = "omnichannel.profile-export/1"
+
+# Profiles changed in the open transaction: their membership and latest state, by id.
+_Pending = dict[str, tuple[frozenset[Identity], ProfileState[Any]]]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector for the length of a batch.
+
+    A batch allocates many objects that live on (events, states), and each
+    full collection walks every object the process holds, so collections
+    during a large batch cost more than the batch itself. The batch makes no
+    reference cycles the collector must free promptly; it runs again after.
+    """
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @attrs.frozen(kw_only=True)
@@ -170,13 +194,25 @@ class Engine:
         payloads: list[Event | Mapping[str, Any] | str | bytes],
         only: frozenset[Identity] | None = None,
     ) -> list[IngestResult]:
+        if len(payloads) > 1:
+            with _collector_paused():
+                return self._ingest_in_one_transaction(payloads, only)
+        return self._ingest_in_one_transaction(payloads, only)
+
+    def _ingest_in_one_transaction(
+        self,
+        payloads: list[Event | Mapping[str, Any] | str | bytes],
+        only: frozenset[Identity] | None,
+    ) -> list[IngestResult]:
         staged: dict[str, tuple[int, ProfileState[Any]]] = {}
         results: list[IngestResult] = []
         with self.store.transaction() as tx:
             # The clock is read once the write lock is held, so events that carry no time of
             # their own are stamped in the order writers get their turn (no late-event refolds).
             events = self._parse_all(payloads, self.clock.now())
-            results.extend(self._ingest_one(tx, event, staged, only) for event in events)
+            pending: _Pending = {}
+            results.extend(self._ingest_one(tx, event, pending, only) for event in events)
+            self._flush(tx, pending, staged)
         # Only what was committed may be cached.
         self._states.update(staged)
         return results
@@ -202,7 +238,7 @@ class Engine:
         self,
         tx: Transaction,
         event: Event,
-        staged: dict[str, tuple[int, ProfileState[Any]]],
+        pending: _Pending,
         only: frozenset[Identity] | None = None,
     ) -> IngestResult:
         if not tx.remember_message(event.message_id, event.received_at, self.dedupe_window):
@@ -238,8 +274,10 @@ class Engine:
         tx.append_event(event, ids[0])
         for pid in sorted(touched):
             filed = (event, ids) if pid == profile_id else None
-            self._refresh(tx, pid, membership.get(pid), filed, staged)
+            self._refresh(tx, pid, membership.get(pid), filed, pending)
         for gone in before - touched:
+            # Deleted by the re-resolution: nothing of it may be written back or trusted.
+            pending.pop(gone, None)
             self._states.pop(gone, None)
         log.debug(
             "ingested message_id=%s type=%s profile=%s identifiers=%d",
@@ -345,36 +383,56 @@ class Engine:
         profile_id: str,
         members: frozenset[Identity] | None,
         filed: tuple[Event, list[Identity]] | None,
-        staged: dict[str, tuple[int, ProfileState[Any]]],
+        pending: _Pending,
     ) -> None:
-        """Bring a profile's state and version up to date.
+        """Bring a profile's state up to date in ``pending`` (written by `_flush`).
 
         ``members`` is the profile's new membership (None: unchanged); ``filed``
         the event just filed under it with its identifiers (None: only the
         membership changed).
         """
-        row = tx.profile(profile_id)
-        identities = members if members is not None else row.identities if row else frozenset()
-        if filed is None and row is not None and row.identities == identities:
+        known = pending.get(profile_id)
+        row = None
+        if known is not None:
+            current: frozenset[Identity] | None = known[0]
+        else:
+            row = tx.profile(profile_id)
+            current = row.identities if row is not None else None
+        identities = members if members is not None else current or frozenset()
+        if filed is None and current is not None and current == identities:
             return  # nothing about this profile changed
         state: ProfileState[Any] | None = None
-        if filed is not None and row is not None and row.identities == identities:
-            # Fast path: the last state (ours, or another process's snapshot) plus this event.
+        if filed is not None and current is not None and current == identities:
+            # Fast path: the last state (this batch's, ours, or another process's snapshot)
+            # plus this event.
             event, event_ids = filed
-            base = self._current(row, staged)
+            base = known[1] if known is not None else self._current(row) if row else None
             key = (event.timestamp, event.message_id)
             if base is not None and (base.last_key is None or key > base.last_key):
                 state = advance(base, event, event_ids, self.reducers)
         if state is None:
             state = fold(tx.events_of(identities), rules=self.rules, reducers=self.reducers)
-        snapshot = self._encode(state) if self.store.serializes_snapshots else state
-        staged[profile_id] = (tx.put_profile(profile_id, identities, snapshot), state)
+        pending[profile_id] = (identities, state)
 
-    def _current(
-        self, row: ProfileRow, staged: Mapping[str, tuple[int, ProfileState[Any]]]
-    ) -> ProfileState[Any] | None:
+    def _flush(
+        self,
+        tx: Transaction,
+        pending: _Pending,
+        staged: dict[str, tuple[int, ProfileState[Any]]],
+    ) -> None:
+        """Write each profile changed in this transaction once, with its latest snapshot.
+
+        A snapshot is a cache of the fold of the profile's events, so one per
+        profile per transaction keeps it exact: nothing outside the
+        transaction ever sees the profile between two of its events.
+        """
+        for profile_id, (identities, state) in pending.items():
+            snapshot = self._encode(state) if self.store.serializes_snapshots else state
+            staged[profile_id] = (tx.put_profile(profile_id, identities, snapshot), state)
+
+    def _current(self, row: ProfileRow) -> ProfileState[Any] | None:
         """The state matching the row's version: cached here, or decoded from its snapshot."""
-        cached = staged.get(row.profile_id) or self._states.get(row.profile_id)
+        cached = self._states.get(row.profile_id)
         if cached is not None and cached[0] == row.version:
             return cached[1]
         if isinstance(row.snapshot, ProfileState):
@@ -433,7 +491,7 @@ class Engine:
             if row is None:
                 return None
             pid = row.profile_id
-            state = self._current(row, {})
+            state = self._current(row)
             if state is None:
                 state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
         self._states[pid] = (row.version, state)
@@ -496,8 +554,10 @@ class Engine:
             tx.add_separation(keep, split)
             result, before = self._reresolve(tx, row.identities, None)
             staged: dict[str, tuple[int, ProfileState[Any]]] = {}
+            pending: _Pending = {}
             for new in sorted(result.profiles):
-                self._refresh(tx, new, result.profiles[new], None, staged)
+                self._refresh(tx, new, result.profiles[new], None, pending)
+            self._flush(tx, pending, staged)
             for gone in before - set(result.profiles):
                 self._states.pop(gone, None)
             log.info("unmerge profile=%s into %d profiles", pid, len(result.profiles))

@@ -28,17 +28,6 @@ DEFAULT_SOURCES: Mapping[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _lookup(event: Event, head: str, rest: tuple[str, ...]) -> Any:
-    value: Any = getattr(event, head)
-    for part in rest:
-        # Payloads are plain dicts (the JSON guard made them); other Mappings are rare.
-        if type(value) is dict or isinstance(value, Mapping):
-            value = value.get(part)
-        else:
-            return None
-    return value
-
-
 @functools.lru_cache(maxsize=65_536)
 def _identity(kind: str, value: str) -> Identity | None:
     """The normalised identifier, or None if the value is not one (cached: people repeat)."""
@@ -78,15 +67,28 @@ class IdentityRules:
         """Return the event's valid identifiers, highest priority first, without duplicates."""
         found: set[Identity] = set()
         for kind, head, rest in self._paths:
-            value = _lookup(event, head, rest)
+            # _lookup, inlined: this runs for every source path of every event.
+            value: Any = getattr(event, head)
+            for part in rest:
+                # Payloads are plain dicts (the JSON guard made them); other Mappings are rare.
+                if type(value) is dict or (value is not None and isinstance(value, Mapping)):
+                    value = value.get(part)
+                else:
+                    value = None
+                    break
             if value is None:
                 continue
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
-            if isinstance(value, str) and value.strip():
+            if type(value) is not str:
+                if isinstance(value, int) and not isinstance(value, bool):
+                    value = str(value)
+                elif not isinstance(value, str):
+                    continue
+            if value and not value.isspace():
                 identity = _identity(kind, value)
                 if identity is not None:
                     found.add(identity)
+        if len(found) < 2:  # nothing to order
+            return list(found)
         return sorted(found, key=self.policy.rank)
 
     def links(self, event: Event, identities: list[Identity] | None = None) -> list[Link]:

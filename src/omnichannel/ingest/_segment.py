@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -28,7 +29,7 @@ from omnichannel.ingest._ecommerce import (
     canonical_event_name,
 )
 from omnichannel.models import Channel, Commerce, Event, EventType, LineItem, Money
-from omnichannel.models._check import MAX_TEXT, text_problem
+from omnichannel.models._check import MAX_TEXT, text_problem, trusted
 from omnichannel.models._event import missing_for_type
 from omnichannel.models._money import normalize_currency
 
@@ -71,6 +72,19 @@ _NAME_PREFIX_CHANNELS = (
 )
 
 _APP_OS = frozenset({"ios", "ipados", "android", "watchos", "tvos"})
+
+# What this parser reads is checked and normalised exactly as the models' own validators
+# would, so the models are built without checking it all again (ids are the one thing
+# that may not fit: an integer id becomes text of any length, see _fits).
+_new_event = trusted(Event)
+_new_commerce = trusted(Commerce)
+_new_line_item = trusted(LineItem)
+_new_money = trusted(Money)
+
+
+def _fits(*ids: str | None) -> bool:
+    """Say whether ids read by `_ident` fit the models (a huge integer id may not)."""
+    return all(i is None or len(i) <= MAX_TEXT for i in ids)
 
 
 @attrs.frozen(kw_only=True)
@@ -388,7 +402,9 @@ def _read_message(
 
     if len(errors) > before or event_type is None or timestamp is None or event_received_at is None:
         return None
-    return Event(
+    ids = (fields[k] for k in ("user_id", "anonymous_id", "previous_id", "group_id"))
+    build = _new_event if _fits(*ids) else Event  # Event's validator reports what does not fit
+    return build(
         message_id=message_id or _derived_message_id(message),
         type=event_type,
         timestamp=timestamp,
@@ -540,7 +556,8 @@ def _commerce(
     coupon = _text(properties, "coupon", path, errors)
     if len(errors) > before:
         return None
-    return Commerce(
+    build = _new_commerce if _fits(order_id, checkout_id, cart_id) else Commerce
+    return build(
         event=name,
         currency=currency,
         order_id=order_id,
@@ -584,7 +601,13 @@ def _money(
     obj: Mapping[str, Any], key: str, path: str, errors: list[FieldError], currency: str
 ) -> Money | None:
     value = _number(obj, key, path, errors)
-    return None if value is None else Money.from_json_number(value, currency)
+    return None if value is None else _json_money(value, currency)
+
+
+def _json_money(value: float, currency: str) -> Money:
+    """`Money.from_json_number` for a finite JSON number and a normalised currency."""
+    # repr() of a float is the shortest text that reads back to it: what the sender wrote.
+    return _new_money(amount=Decimal(repr(value)), currency=currency)
 
 
 def _line_item(
@@ -601,8 +624,9 @@ def _line_item(
     ids = {key: _ident(product, key, path, errors) for key in ("product_id", "sku")}
     if len(errors) > before:
         return None
-    return LineItem(
-        price=None if price is None else Money.from_json_number(price, currency),
+    build = _new_line_item if _fits(*ids.values()) else LineItem
+    return build(
+        price=None if price is None else _json_money(price, currency),
         quantity=1 if quantity is None else int(quantity),
         **ids,
         **texts,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -16,6 +16,7 @@ from omnichannel._time import to_utc
 from omnichannel.errors import ValidationError
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+T = TypeVar("T")
 
 #: Longest free-text identifier we accept (ids, names, SKUs).
 MAX_TEXT = 1024
@@ -104,3 +105,26 @@ def store_utc(instance: object, *names: str) -> None:
         value = getattr(instance, name)
         if value is not None:
             object.__setattr__(instance, name, to_utc(value))
+
+
+def trusted(cls: type[T]) -> Callable[..., T]:
+    """Return a builder of ``cls`` that sets every field as given: no converter, validator or check.
+
+    Only for values a parser of ours has already validated and normalised
+    exactly as the class would (the public constructor stays the door for
+    everything else). Every field must be passed, so a field added to the
+    class later cannot be left unset silently.
+    """
+    names = tuple(a.name for a in attrs.fields(cls))  # type: ignore[arg-type]  # an attrs class
+    new = object.__new__
+    put = object.__setattr__  # a frozen class's own __setattr__ refuses
+
+    def build(**values: Any) -> T:
+        if len(values) != len(names):
+            raise TypeError(f"{cls.__name__} needs exactly {', '.join(names)}")
+        instance: T = new(cls)
+        for name in names:
+            put(instance, name, values[name])
+        return instance
+
+    return build

@@ -9,6 +9,7 @@ migrated on open.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import secrets
@@ -74,9 +75,52 @@ def _key(identity: Identity) -> str:
     return f"{identity.kind}:{identity.value}"
 
 
+@functools.lru_cache(maxsize=65_536)
 def _identity(text: str) -> Identity:
+    # Cached: stored keys repeat with every read, and normalising (phone numbers) is slow.
     kind, _, value = text.partition(":")
     return Identity(kind=kind, value=value)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _identities(text: str) -> frozenset[Identity]:
+    """A profile row's identifiers, from its stored JSON list (cached: rows are read often)."""
+    return frozenset(_identity(k) for k in json.loads(text))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _identity_row(profile_id: str, first_at: str, first_message: str) -> IdentityRow:
+    # Cached: an identifier's row is read with each of its events and changes rarely.
+    return IdentityRow(profile_id=profile_id, first_seen=(parse_timestamp(first_at), first_message))
+
+
+#: How many decoded events a store keeps by their stored text (a refold reads recent ones).
+EVENT_CACHE_SIZE = 4096
+
+
+class _EventCache:
+    """Events by their stored JSON text, so a refold need not decode what was just written.
+
+    Keyed by the text itself, the cache cannot go stale: equal text is an
+    equal event, whoever wrote it and whatever was rolled back since.
+    """
+
+    def __init__(self, size: int = EVENT_CACHE_SIZE) -> None:
+        self.size = size
+        self.events: dict[str, Event] = {}
+
+    def put(self, body: str, event: Event) -> None:
+        events = self.events
+        if len(events) >= self.size:
+            del events[next(iter(events))]  # the oldest first
+        events[body] = event
+
+    def get(self, body: str) -> Event:
+        event = self.events.get(body)
+        if event is None:
+            event = converter.structure(json.loads(body), Event)
+            self.put(body, event)
+        return event
 
 
 def _placeholders(items: list[str]) -> str:
@@ -84,8 +128,9 @@ def _placeholders(items: list[str]) -> str:
 
 
 class _SQLiteTransaction:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, events: _EventCache) -> None:
         self._db = connection
+        self._events = events
 
     def remember_message(
         self, message_id: str, at: pendulum.DateTime, window: pendulum.Duration
@@ -110,9 +155,7 @@ class _SQLiteTransaction:
             keys,
         )
         return {
-            _identity(identity): IdentityRow(
-                profile_id=pid, first_seen=(parse_timestamp(at), message)
-            )
+            _identity(identity): _identity_row(pid, at, message)
             for identity, pid, at, message in rows
         }
 
@@ -192,15 +235,12 @@ class _SQLiteTransaction:
         return [converter.structure(json.loads(record), MergeRecord) for (record,) in rows]
 
     def append_event(self, event: Event, identity: Identity) -> None:
+        body = json.dumps(converter.unstructure(event), separators=(",", ":"))
         self._db.execute(
             "INSERT INTO events (identity, message_id, at, body) VALUES (?, ?, ?, ?)",
-            (
-                _key(identity),
-                event.message_id,
-                format_timestamp(event.timestamp),
-                json.dumps(converter.unstructure(event), separators=(",", ":")),
-            ),
+            (_key(identity), event.message_id, format_timestamp(event.timestamp), body),
         )
+        self._events.put(body, event)
 
     def events_of(self, identities: Iterable[Identity]) -> list[Event]:
         keys = [_key(i) for i in identities]
@@ -210,7 +250,7 @@ class _SQLiteTransaction:
             f"SELECT body FROM events WHERE identity IN ({_placeholders(keys)}) ORDER BY seq",  # noqa: S608 - placeholders only
             keys,
         )
-        return [converter.structure(json.loads(body), Event) for (body,) in rows]
+        return [self._events.get(body) for (body,) in rows]
 
     def profile(self, profile_id: str) -> ProfileRow | None:
         row = self._db.execute(
@@ -220,7 +260,7 @@ class _SQLiteTransaction:
             return None
         return ProfileRow(
             profile_id=profile_id,
-            identities=frozenset(_identity(k) for k in json.loads(row[0])),
+            identities=_identities(row[0]),
             version=row[1],
             snapshot=row[2],
         )
@@ -305,6 +345,7 @@ class SQLiteStore:
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
+        self._events = _EventCache()
         # No SQLite busy handler: it naps up to 100 ms between tries, which starves a busy
         # writer of turns. _immediate() retries itself, quickly and with jitter.
         self._db = sqlite3.connect(
@@ -369,7 +410,7 @@ class SQLiteStore:
     def transaction(self) -> Iterator[_SQLiteTransaction]:
         """Run a block in one write transaction: committed at the end, rolled back on error."""
         with self._immediate() as db:
-            yield _SQLiteTransaction(db)
+            yield _SQLiteTransaction(db, self._events)
 
     def profile_ids(self) -> Iterator[str]:
         """Every profile id."""
