@@ -23,7 +23,15 @@ PUBLIC = {
         "traffic_source", "utm_from_url",
     ],
     "omnichannel.errors": ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"],
-    "omnichannel.rules": ["jsonlogic_apply", "truthy"],
+    "omnichannel.rules": [
+        "ALWAYS", "DIALECTS", "NEVER", "Aggregate", "All", "Anniversary", "AnyOf", "Arith",
+        "Between", "Compare", "Concat", "Const", "Constant", "EventAggregate", "EventCount",
+        "EventFilter", "Exists", "Expr", "Field", "FollowedBy", "InSegment", "LocalPart", "Not",
+        "OneOf", "Predicate", "Recency", "Rule", "Schema", "Text", "Truthy", "Value", "Window",
+        "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule", "field",
+        "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local", "prop",
+        "state", "to_jsonlogic", "to_sql", "trait", "truthy",
+    ],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
     "omnichannel.identity": [
         "DEFAULT_PRIORITY", "DEFAULT_SOURCES", "IdentityRules", "Key", "Link", "MergePolicy",
@@ -39,7 +47,8 @@ PUBLIC = {
     "omnichannel.store": ["IdentityRow", "MemoryStore", "ProfileRow", "SQLiteStore", "Store", "Transaction"],
     "omnichannel.testing": [
         "channels", "commerce", "consents", "events", "identities", "json_objects",
-        "json_values", "line_items", "money", "profiles", "segment_payloads", "timestamps",
+        "json_values", "line_items", "money", "profiles", "rule_subjects", "rule_values", "rules",
+        "segment_payloads", "timestamps",
     ],
 }  # fmt: skip
 
