@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -513,29 +513,39 @@ def _anniversary(node: Anniversary) -> Predicate:
 
 # --- events -------------------------------------------------------------------------------
 
-_EventTest = Callable[[Mapping[str, Any], dt.datetime], bool]
+_Scan = Callable[[Any, dt.datetime], Iterator[tuple[dt.datetime, Mapping[str, Any]]]]
 
 
-def event_test(spec: EventFilter) -> _EventTest:
-    """Compile an event filter into ``(event, now) -> bool`` (name, window, where)."""
-    name, where, window = spec.event, spec.where, spec.window
-    check = None if where is None else _compile(where)
+def scan(spec: EventFilter) -> _Scan:
+    """Compile an event filter into ``scan(events, now)``: each passing ``(instant, event)``.
+
+    The window's lower edge is worked out once per subject, not once per event.
+    """
+    name, window = spec.event, spec.window
+    check = None if spec.where is None else _compile(spec.where)
     span = None if window.seconds is None else dt.timedelta(seconds=window.seconds)
     since = window.since
 
-    def test(event: Mapping[str, Any], now: dt.datetime) -> bool:
-        if name is not None and event.get("event") != name:
-            return False
-        at = as_instant(event.get("timestamp"))
-        if at is None or at > now:
-            return False
-        if span is not None and at < now - span:
-            return False
-        if since is not None and at < since:
-            return False
-        return check is None or check(event, now)
+    def passing(events: Any, now: dt.datetime) -> Iterator[tuple[dt.datetime, Mapping[str, Any]]]:
+        low = now - span if span is not None else since
+        for event in events:
+            if name is not None and event.get("event") != name:
+                continue
+            at = _instant_of(event)
+            if at is None or at > now or (low is not None and at < low):
+                continue
+            if check is None or check(event, now):
+                yield at, event
 
-    return test
+    return passing
+
+
+def _instant_of(event: Mapping[str, Any]) -> dt.datetime | None:
+    at = event.get("timestamp")
+    # The common case, an aware datetime, skips the general reader.
+    if at.__class__ is dt.datetime and at.tzinfo is not None:
+        return at
+    return as_instant(at)
 
 
 def _events(s: Mapping[str, Any]) -> Any:
@@ -544,25 +554,23 @@ def _events(s: Mapping[str, Any]) -> Any:
 
 
 def _count(node: EventCount) -> Predicate:
-    test, op, count = event_test(node.filter), _OPS[node.fn], node.count
+    passing, op, count = scan(node.filter), _OPS[node.fn], node.count
     if node.fn == "ge" and count == 1:
-        return lambda s, now: any(test(e, now) for e in _events(s))
+        return lambda s, now: any(True for _ in passing(_events(s), now))
     if node.fn == "eq" and count == 0:
-        return lambda s, now: not any(test(e, now) for e in _events(s))
-    return lambda s, now: op(sum(1 for e in _events(s) if test(e, now)), count)
+        return lambda s, now: not any(True for _ in passing(_events(s), now))
+    return lambda s, now: op(sum(1 for _ in passing(_events(s), now)), count)
 
 
 def _aggregate(node: EventAggregate) -> Predicate:
-    test, get = event_test(node.filter), getter(node.property)
+    passing, get = scan(node.filter), getter(node.property)
     agg, op, target = node.agg, _OPS[node.fn], node.value
 
     def measure(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        found = [get(event) for _, event in passing(_events(s), now)]
         if agg == "count_distinct":
-            seen = {(kind(v), v) for e in _events(s) if test(e, now) and (v := get(e)) is not None}
-            return op(len(seen), target)
-        values: list[Any] = [
-            v for e in _events(s) if test(e, now) and (v := get(e)).__class__ in _NUMBERS
-        ]
+            return op(len({(kind(v), v) for v in found if v is not None}), target)
+        values: list[Any] = [v for v in found if v.__class__ in _NUMBERS]
         if agg == "sum":
             return op(sum(values), target)
         if not values:
@@ -576,24 +584,46 @@ def _aggregate(node: EventAggregate) -> Predicate:
 
 
 def _followed_by(node: FollowedBy) -> Predicate:
-    first, then, negate = event_test(node.first), event_test(node.then), node.negate
-    span = None if node.within is None else dt.timedelta(seconds=node.within)
+    if node.within is None:
+        return _followed_any_time(node)
+    first, then, negate = scan(node.first), scan(node.then), node.negate
+    span = dt.timedelta(seconds=node.within)
 
     def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
         events = _events(s)
-        # The filters passed only events whose timestamp reads as an instant.
-        starts: list[Any] = [as_instant(e.get("timestamp")) for e in events if first(e, now)]
+        starts = [at for at, _ in first(events, now)]
         if not starts:
             return False
-        ends: list[Any] = sorted(as_instant(e.get("timestamp")) for e in events if then(e, now))
+        ends = sorted(at for at, _ in then(events, now))
         for start in starts:
             at = bisect.bisect_right(ends, start)
-            followed = at < len(ends) and (span is None or ends[at] <= start + span)
+            followed = at < len(ends) and ends[at] <= start + span
             if not negate and followed:
                 return True
-            if negate and not followed and (span is None or start + span <= now):
+            if negate and not followed and start + span <= now:
                 return True
         return False
+
+    return test
+
+
+def _followed_any_time(node: FollowedBy) -> Predicate:
+    """Without a time limit only the extremes matter: one pass, no sorting.
+
+    Some start is never followed exactly when the latest start is not; some
+    start is followed exactly when the earliest start precedes the latest end.
+    """
+    first, then, negate = scan(node.first), scan(node.then), node.negate
+
+    def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
+        events = _events(s)
+        starts = [at for at, _ in first(events, now)]
+        if not starts:
+            return False
+        ends = [at for at, _ in then(events, now)]
+        if negate:
+            return not ends or max(ends) <= max(starts)
+        return bool(ends) and min(starts) < max(ends)
 
     return test
 
