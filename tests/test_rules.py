@@ -17,6 +17,7 @@ from omnichannel.rules import (
     All,
     AnyOf,
     Arith,
+    Case,
     Compare,
     Concat,
     Const,
@@ -24,6 +25,7 @@ from omnichannel.rules import (
     EventFilter,
     Field,
     FollowedBy,
+    IfElse,
     LocalPart,
     Not,
     OneOf,
@@ -44,6 +46,7 @@ from omnichannel.rules import (
     prop,
     state,
     trait,
+    when,
 )
 from omnichannel.testing import rules
 
@@ -130,6 +133,8 @@ def event(name: str, at: dt.datetime, **props: Any) -> dict[str, Any]:
         (state("vip") == True, "vip is true"),  # noqa: E712 - builds a rule, not a comparison
         (trait("since").after(dt.date(2024, 1, 2)), "since is more than 2024-01-02"),
         (All(rules=[]), "always"),
+        (trait("n").substr(0, 2) == "Ma", "substr(n, 0, 2) is Ma"),
+        (when(in_segment("vip"), 1, 2) == 1, "(if is in segment vip then 1 else 2) is 1"),
         (AnyOf(rules=[]), "never"),
         (ALWAYS & NEVER, "always and never"),
         (
@@ -376,6 +381,58 @@ FIELD_A = {"op": "field", "path": "a"}
         (_doc({"op": "between", "arg": FIELD_A, "low": True, "high": False}), "$.rule", "type"),
         (_doc({"op": "local", "part": "hour"}), "$.rule", "type"),
         (_doc({"op": "exists", "field": {"op": "value", "value": 1}}), "$.rule.field", "type"),
+        (
+            _doc({"op": "truthy", "arg": {"op": "if", "cases": {}, "otherwise": FIELD_A}}),
+            "$.rule.arg.cases",
+            "type",
+        ),
+        (
+            _doc(
+                {
+                    "op": "truthy",
+                    "arg": {"op": "if", "cases": [{"then": FIELD_A}], "otherwise": FIELD_A},
+                }
+            ),
+            "$.rule.arg.cases[0].when",
+            "required",
+        ),
+        (
+            _doc(
+                {
+                    "op": "truthy",
+                    "arg": {
+                        "op": "if",
+                        "otherwise": FIELD_A,
+                        "cases": [
+                            {"when": {"op": "constant", "value": True}, "then": FIELD_A, "else": 1}
+                        ],
+                    },
+                }
+            ),
+            "$.rule.arg.cases[0].else",
+            "unknown_field",
+        ),
+        (
+            _doc({"op": "truthy", "arg": {"op": "substr", "arg": FIELD_A, "start": 1.5}}),
+            "$.rule.arg.start",
+            "type",
+        ),
+        (
+            _doc(
+                {
+                    "op": "truthy",
+                    "arg": {
+                        "op": "if",
+                        "cases": [
+                            {"when": {"op": "constant", "value": True}, "then": FIELD_A, "else": 1}
+                        ],
+                        "otherwise": FIELD_A,
+                    },
+                }
+            ),
+            "$.rule.arg.cases[0].else",
+            "unknown_field",
+        ),
     ],
 )
 def test_malformed_json_forms_name_the_path(document: Any, path: str, code: str) -> None:
@@ -418,6 +475,8 @@ def test_converter_checks_the_rule_type() -> None:
         (lambda: OneOf(arg=Field(path="a"), values=[Decimal_one()]), "type"),
         (lambda: EventCount(filter=EventFilter(event="x"), fn="gt", count=1.5), "out_of_range"),  # type: ignore[arg-type]
         (lambda: did("x").sum("p") > "a", "type"),  # type: ignore[operator]
+        (lambda: IfElse(cases=[1], otherwise=Const(value=1)), "type"),  # type: ignore[list-item]
+        (lambda: Case(when=1, then=Const(value=1)), "type"),  # type: ignore[arg-type]
     ],
 )
 def test_building_a_bad_rule_fails_at_once(build: Any, code: str) -> None:
@@ -471,12 +530,12 @@ def test_not_is_the_complement(rule: Rule, data: st.DataObject) -> None:
         (trait("country") != "DE", {"country": "FR"}, {"country": 3}),
         (trait("country") < "E", {"country": "DE"}, {"country": 1}),
         (trait("n") >= 2, {"n": 2.0}, {"n": "3"}),
-        (trait("vip") == True, {"vip": True}, {"vip": 1}),  # noqa: E712
-        (trait("vip") != True, {"vip": False}, {"vip": None}),  # noqa: E712
+        (trait("vip") == True, {"vip": True}, {"vip": 1}),  # noqa: E712 - builds a rule, not a comparison
+        (trait("vip") != True, {"vip": False}, {"vip": None}),  # noqa: E712 - builds a rule, not a comparison
         (trait("since") < dt.date(2024, 1, 1), {"since": "2023-12-31"}, {"since": "soon"}),
         (trait("since") < dt.date(2024, 1, 1), {"since": dt.date(2023, 1, 1)}, {"since": NOW}),
         (trait("at") >= NOW, {"at": "2024-05-01T12:00:00Z"}, {"at": "2024-05-01T11:59:59Z"}),
-        (trait("at") >= NOW, {"at": dt.datetime(2024, 5, 1, 12)}, {"at": 5}),  # noqa: DTZ001 - naive = UTC
+        (trait("at") >= NOW, {"at": dt.datetime(2024, 5, 1, 12)}, {"at": 5}),  # noqa: DTZ001 - naive on purpose
         (trait("a") == trait("b"), {"a": 1, "b": 1.0}, {"a": 1, "b": "1"}),
         (
             trait("a") < trait("b"),
@@ -526,6 +585,16 @@ def test_not_is_the_complement(rule: Rule, data: st.DataObject) -> None:
             {"a": 1},
         ),
         (trait("deep.er.path") == 1, {"deep": {"er": {"path": 1}}}, {"deep": {"er": 1}}),
+        (trait("n").substr(1) == "nne", {"n": "Anne"}, {"n": 7}),
+        (trait("n").substr(-3, 2) == "nn", {"n": "Anne"}, {"n": "An"}),
+        (trait("n").substr(-9, -1) == "Ann", {"n": "Anne"}, {"n": None}),
+        (trait("n").substr(3, -3) == "", {"n": "Anne"}, {}),
+        (
+            when(trait("vip").is_in([True]), trait("s") * 2, trait("s")) > 10,
+            {"vip": True, "s": 6},
+            {"vip": False, "s": 6},
+        ),
+        (when(trait("vip").is_in([True]), 1, trait("s")) == 1, {"vip": True}, {"vip": False}),
     ],
 )
 def test_values_compare_within_their_type(
@@ -752,6 +821,9 @@ def test_constant_and_empty_combinations() -> None:
             "$.fn",
             "type",
         ),
+        (trait("age").substr(1) == "x", "$.left.arg", "type"),
+        (when(trait("vip").is_in([True]), trait("age"), "x") == 1, "$.left", "type"),
+        (when(trait("nope") == 1, 1, 2) == 1, "$.left.cases[0].when.left.path", "unknown_field"),
     ],
 )
 def test_schema_checks_name_the_path(rule: Rule, path: str, code: str) -> None:

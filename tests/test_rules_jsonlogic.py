@@ -95,7 +95,12 @@ def test_exported_rules_read_back_to_the_same_meaning(case: tuple[Rule, dict[str
         ),
         ({"===": [{"substr": [{"var": "n"}, 0, 2]}, "Ma"]}, "n starts with Ma"),
         ({"===": [{"substr": [{"var": "n"}, -2]}, "er"]}, "n ends with er"),
-        ({"===": [{"substr": [{"var": "n"}, -2]}, 7]}, None),
+        ({"===": [{"substr": [{"var": "n"}, -2]}, 7]}, "substr(n, -2) is 7"),
+        ({"==": [{"substr": [{"var": "n"}, 1, -1]}, "b"]}, "substr(n, 1, -1) is b"),
+        (
+            {">": [{"if": [{"var": "vip"}, {"*": [{"var": "s"}, 2]}, {"var": "s"}]}, 10]},
+            "(if vip is truthy then (s * 2) else s) is more than 10",
+        ),
     ],
 )
 def test_jsonlogic_reads_into_the_tree(logic: Any, text: str | None) -> None:
@@ -120,6 +125,8 @@ def test_jsonlogic_reads_into_the_tree(logic: Any, text: str | None) -> None:
         ({"in": [1]}, "$.in"),
         ({"!": [1, 2]}, '$["!"]'),
         ({"a": 1, "b": 2}, "$"),
+        ({"==": [{"substr": [{"var": "n"}, {"var": "k"}]}, "x"]}, '$["=="][0].substr'),
+        ({"==": [{"if": [{"var": "a"}, 1]}, 1]}, '$["=="][0].if'),
         ([1, 2], "$"),
         ({"==": [{"-": [1, 2, 3]}, 1]}, '$["=="][0]["-"].args'),
         ({"==": [{"var": "a"}, {"x": 1, "y": 2}]}, '$["=="][1]'),

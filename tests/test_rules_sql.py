@@ -33,6 +33,7 @@ from omnichannel.rules import (
     prop,
     to_sql,
     trait,
+    when,
 )
 from omnichannel.testing import rule_subjects, rules
 
@@ -82,6 +83,8 @@ CASES: dict[str, Rule] = {
     "followed_within": did("Product Added").not_followed_by("Order Completed", within=hours(24)),
     "segment": in_segment("vip"),
     "local_hour": local("hour").between(9, 17) & (local("weekday", trait("signed_up")) <= 5),
+    "substr_if": (trait("country").substr(-2, 1) == "E")
+    & (when(trait("vip").is_in([True]), trait("score") * 2, trait("score")) > 10),
     "anniversary": trait("birthday").anniversary_within(days=7),
 }
 

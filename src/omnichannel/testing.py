@@ -472,6 +472,8 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
         choices.append("anniversary")
     if r._schema.family(type_) == "number":  # noqa: SLF001
         choices.append("arith")
+    if type_ in ("text", "integer", "number"):
+        choices.append("if")
     choice = draw(st.sampled_from(choices))
     ops = ["eq", "ne"] if type_ == "bool" else list(r._tree.COMPARE_OPS)  # noqa: SLF001
     if choice == "compare":
@@ -509,6 +511,19 @@ def _field_rule(draw: st.DrawFn, fields: dict[str, str], now: dt.datetime) -> An
             left=r.LocalPart(part=part, of=of),
             right=r.Const(value=draw(st.integers(0, 25))),
         )
+    if choice == "if":
+        fn = draw(st.sampled_from(ops))
+        if type_ == "text":
+            start = draw(st.integers(-3, 3))
+            length = draw(st.sampled_from([None, -1, 0, 2]))
+            chosen: Any = r.Substr(arg=target, start=start, length=length)
+        else:
+            chosen = r.Field(path=draw(st.sampled_from(same)))
+        when = _field_rule(draw, fields, now)
+        picked = r.IfElse(
+            cases=[r.Case(when=when, then=chosen)], otherwise=r.Const(value=draw(literal))
+        )
+        return r.Compare(fn=fn, left=picked, right=r.Const(value=draw(literal)))
     if choice == "anniversary":
         return r.Anniversary(field=target, days=draw(st.sampled_from([0, 1, 6, 7, 30, 366])))
     arith: Any = draw(st.sampled_from(list(r._tree.ARITH_OPS)))  # noqa: SLF001

@@ -32,6 +32,7 @@ from omnichannel.rules._tree import (
     AnyOf,
     Arith,
     Between,
+    Case,
     Compare,
     Concat,
     Const,
@@ -43,12 +44,14 @@ from omnichannel.rules._tree import (
     Expr,
     Field,
     FollowedBy,
+    IfElse,
     InSegment,
     LocalPart,
     Not,
     OneOf,
     Recency,
     Rule,
+    Substr,
     Text,
     Truthy,
     Window,
@@ -64,7 +67,7 @@ _NODES: dict[str, type[Rule | Expr]] = {
     for cls in (
         All, AnyOf, Not, Constant, Compare, OneOf, Text, Exists, Truthy, Between, Recency,
         Anniversary, EventCount, EventAggregate, FollowedBy, InSegment,
-        Field, Const, Arith, Concat, LocalPart,
+        Field, Const, Arith, Concat, LocalPart, Substr, IfElse,
     )
 }  # fmt: skip
 
@@ -86,13 +89,16 @@ _KINDS: dict[str, str] = {
     "values": _LITS,
     "filter": _FILTER,
     "first": _FILTER,
-    "then": _FILTER,
+    "cases": "cases",
+    "otherwise": _EXPR,
 }
 
 
 def _kind(cls: type, name: str) -> str | None:
     if cls is Const and name == "value":
         return _LIT
+    if cls is FollowedBy and name == "then":
+        return _FILTER
     return _KINDS.get(name)
 
 
@@ -120,7 +126,12 @@ def _filter_out(spec: EventFilter) -> dict[str, Any]:
     }
 
 
+def _cases_out(cases: tuple[Case, ...]) -> list[dict[str, Any]]:
+    return [{"when": node_out(c.when), "then": node_out(c.then)} for c in cases]
+
+
 _OUT: dict[str, Callable[[Any], Any]] = {
+    "cases": lambda v: _cases_out(v),  # noqa: PLW0108 - _cases_out needs node_out, defined below
     _RULE: lambda v: node_out(v),  # noqa: PLW0108 - node_out is defined below
     _RULES: lambda v: [node_out(r) for r in v],
     _EXPR: lambda v: None if v is None else node_out(v),
@@ -230,7 +241,26 @@ def _filter_in(value: Any, where: str) -> EventFilter:
     )
 
 
+def _cases_in(value: Any, where: str) -> list[Case]:
+    cases = []
+    for n, item in enumerate(_list(value, where)):
+        at = f"{where}[{n}]"
+        obj = _object(item, at)
+        _no_extra(obj, {"when", "then"}, at)
+        for key in ("when", "then"):
+            if key not in obj:
+                raise RuleError.one(child(at, key), "required", "is required")
+        cases.append(
+            Case(
+                when=_rule_in(obj["when"], child(at, "when")),
+                then=_expr_in(obj["then"], child(at, "then")),
+            )
+        )
+    return cases
+
+
 _IN: dict[str, Callable[[Any, str], Any]] = {
+    "cases": _cases_in,
     _RULE: _rule_in,
     _RULES: lambda v, w: [_rule_in(r, f"{w}[{n}]") for n, r in enumerate(_list(v, w))],
     _EXPR: lambda v, w: None if v is None else _expr_in(v, w),

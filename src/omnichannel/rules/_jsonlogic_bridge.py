@@ -27,6 +27,7 @@ from omnichannel.rules._tree import (
     AnyOf,
     Arith,
     Between,
+    Case,
     Compare,
     Concat,
     Const,
@@ -34,10 +35,12 @@ from omnichannel.rules._tree import (
     Exists,
     Expr,
     Field,
+    IfElse,
     InSegment,
     Not,
     OneOf,
     Rule,
+    Substr,
     Text,
     TextOp,
     Truthy,
@@ -223,6 +226,10 @@ def _value(logic: Any, where: str) -> Expr:
         return Field(path=args[0])
     if op == "cat":
         return Concat(args=[_value(a, f"{at}[{n}]") for n, a in enumerate(args)])
+    if op == "substr":
+        return _substr_in(args, at)
+    if op in ("if", "?:"):
+        return _if_in(args, at)
     fn = _ARITH_IN.get(op)
     if fn is None:
         raise _unsupported(at, f"the rule language does not carry JsonLogic's {op!r}")
@@ -233,6 +240,26 @@ def _value(logic: Any, where: str) -> Expr:
         return Arith(fn=fn, args=parts)  # type: ignore[arg-type]
     except RuleError as error:
         raise RuleError([e.under(at) for e in error.errors]) from None
+
+
+def _substr_in(args: list[Any], at: str) -> Expr:
+    bounds = args[1:]
+    if not 1 <= len(bounds) <= 2 or not all(
+        isinstance(b, int) and not isinstance(b, bool) for b in bounds
+    ):
+        raise _unsupported(at, "substr needs whole-number literals for its start and length")
+    length = bounds[1] if len(bounds) == 2 else None
+    return Substr(arg=_value(args[0], f"{at}[0]"), start=bounds[0], length=length)
+
+
+def _if_in(args: list[Any], at: str) -> Expr:
+    if len(args) % 2 == 0:
+        raise _unsupported(at, "an if value needs an else value (a missing value is not carried)")
+    cases = [
+        Case(when=_condition(args[n], f"{at}[{n}]"), then=_value(args[n + 1], f"{at}[{n + 1}]"))
+        for n in range(0, len(args) - 1, 2)
+    ]
+    return IfElse(cases=cases, otherwise=_value(args[-1], f"{at}[{len(args) - 1}]"))
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -267,6 +294,12 @@ def _value_out(node: Expr, where: str) -> tuple[Any, list[Any]]:
         if not isinstance(node.value, (str, int, float)):
             raise _unsupported(child(where, "value"), "JsonLogic has no dates or instants")
         return node.value, []
+    if isinstance(node, Substr):
+        arg, voids = _value_out(node.arg, child(where, "arg"))
+        bounds = [node.start] if node.length is None else [node.start, node.length]
+        return {"substr": [arg, *bounds]}, [*voids, {"!==": [{"cat": [arg]}, arg]}]
+    if isinstance(node, IfElse):
+        return _if_out(node, where)
     if not isinstance(node, (Arith, Concat)):
         raise _unsupported(where, "JsonLogic has no local time")
     outs = [_value_out(arg, f"{child(where, 'args')}[{n}]") for n, arg in enumerate(node.args)]
@@ -278,6 +311,26 @@ def _value_out(node: Expr, where: str) -> tuple[Any, list[Any]]:
     if isinstance(node, Concat):  # cat turns numbers into text; here only text joins
         voids += [{"!==": [{"cat": [logic]}, logic]} for logic, _ in outs]
     return {op: [logic for logic, _ in outs]}, voids
+
+
+def _if_out(node: IfElse, where: str) -> tuple[Any, list[Any]]:
+    parts: list[Any] = []
+    # The chosen branch's value is missing exactly when: c1 and v1 is missing, or not c1
+    # and c2 and v2 is missing ..., or no condition holds and the else value is missing.
+    missing: list[Any] = []
+    earlier: list[Any] = []
+    for n, case in enumerate(node.cases):
+        at = f"{child(where, 'cases')}[{n}]"
+        when = _rule_out(case.when, child(at, "when"))
+        then, voids = _value_out(case.then, child(at, "then"))
+        parts += [when, then]
+        if voids:
+            missing.append({"and": [*earlier, when, {"or": voids}]})
+        earlier.append({"!": [when]})
+    otherwise, voids = _value_out(node.otherwise, child(where, "otherwise"))
+    if voids:
+        missing.append({"and": [*earlier, {"or": voids}]})
+    return {"if": [*parts, otherwise]}, ([{"or": missing}] if missing else [])
 
 
 def _guarded(voids: list[Any], test: Any) -> Any:

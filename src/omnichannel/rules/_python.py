@@ -36,12 +36,14 @@ from omnichannel.rules._tree import (
     Expr,
     Field,
     FollowedBy,
+    IfElse,
     InSegment,
     LocalPart,
     Not,
     OneOf,
     Recency,
     Rule,
+    Substr,
     Text,
     Truthy,
 )
@@ -282,12 +284,46 @@ def _local(node: LocalPart) -> _Value:
     return read
 
 
+def substring(text: str, start: int, length: int | None) -> str:
+    """JsonLogic's ``substr``: negative ``start`` counts from the end, negative ``length`` drops."""
+    begin = start if start >= 0 else max(len(text) + start, 0)
+    if length is None:
+        return text[begin:]
+    end = begin + length if length >= 0 else max(len(text) + length, begin)
+    return text[begin:end]
+
+
+def _substr(node: Substr) -> _Value:
+    read, start, length = value(node.arg), node.start, node.length
+
+    def cut(s: Mapping[str, Any], now: dt.datetime) -> Any:
+        text = read(s, now)
+        return substring(text, start, length) if isinstance(text, str) else None
+
+    return cut
+
+
+def _if_else(node: IfElse) -> _Value:
+    cases = [(_compile(c.when), value(c.then)) for c in node.cases]
+    otherwise = value(node.otherwise)
+
+    def choose(s: Mapping[str, Any], now: dt.datetime) -> Any:
+        for when, then in cases:
+            if when(s, now):
+                return then(s, now)
+        return otherwise(s, now)
+
+    return choose
+
+
 _VALUES: dict[type[Expr], Callable[[Any], _Value]] = {
     Field: _field,
     Const: _const,
     Arith: _arith,
     Concat: _concat,
     LocalPart: _local,
+    Substr: _substr,
+    IfElse: _if_else,
 }
 
 

@@ -33,12 +33,14 @@ from omnichannel.rules._tree import (
     Expr,
     Field,
     FollowedBy,
+    IfElse,
     InSegment,
     LocalPart,
     Not,
     OneOf,
     Recency,
     Rule,
+    Substr,
     Text,
     Truthy,
 )
@@ -132,11 +134,29 @@ class _Checker:
             if node.of is not None:
                 self.want(node.of, child(where, "of"), fields, "instant")
             return "number"
+        if isinstance(node, Substr):
+            self.want(node.arg, child(where, "arg"), fields, "text")
+            return "text"
+        if isinstance(node, IfElse):
+            return self.if_else(node, where, fields)
         wanted = "number" if isinstance(node, Arith) else "text"
         items = node.args if isinstance(node, (Arith, Concat)) else ()
         for n, arg in enumerate(items):
             self.want(arg, f"{child(where, 'args')}[{n}]", fields, wanted)
         return wanted
+
+    def if_else(self, node: IfElse, where: str, fields: Mapping[str, str]) -> str | None:
+        found: set[str] = set()
+        for n, case in enumerate(node.cases):
+            at = f"{child(where, 'cases')}[{n}]"
+            self.rule(case.when, child(at, "when"), fields)
+            found.add(self.expr(case.then, child(at, "then"), fields) or "")
+        found.add(self.expr(node.otherwise, child(where, "otherwise"), fields) or "")
+        found.discard("")
+        if len(found) > 1:
+            self.fail(where, "type", f"branches give different types: {', '.join(sorted(found))}")
+            return None
+        return found.pop() if found else None
 
     def want(self, node: Expr, where: str, fields: Mapping[str, str], type_: str | None) -> None:
         """Type ``node``; with ``type_``, also require that type."""

@@ -51,12 +51,14 @@ from omnichannel.rules._tree import (
     Expr,
     Field,
     FollowedBy,
+    IfElse,
     InSegment,
     LocalPart,
     Not,
     OneOf,
     Recency,
     Rule,
+    Substr,
     Text,
     Truthy,
     Window,
@@ -148,6 +150,10 @@ class _Compiler:
             return self.literal(node.value)
         if isinstance(node, Arith):
             return self.arith(node, where, table)
+        if isinstance(node, Substr):
+            return self.substr(node, where, table)
+        if isinstance(node, IfElse):
+            return self.if_else(node, where, table)
         if isinstance(node, Concat):
             parts = [self.expr(a, f"{where}.args[{n}]", table) for n, a in enumerate(node.args)]
             joined = parts[0] if parts else exp.Literal.string("")
@@ -190,6 +196,47 @@ class _Compiler:
                     this=result, expression=exp.Nullif(this=arg, expression=exp.Literal.number(0))
                 )
         return exp.Paren(this=result) if len(args) > 1 else result
+
+    def if_else(self, node: IfElse, where: str, table: str) -> exp.Expr:
+        # A WHEN that is NULL is not taken, as a false condition is not: no COALESCE needed.
+        outer, self.strict = self.strict, False
+        try:
+            cases = [
+                exp.If(
+                    this=self.rule(case.when, f"{where}.cases[{n}].when", table),
+                    true=self.expr(case.then, f"{where}.cases[{n}].then", table),
+                )
+                for n, case in enumerate(node.cases)
+            ]
+        finally:
+            self.strict = outer
+        otherwise = self.expr(node.otherwise, child(where, "otherwise"), table)
+        return exp.Case(ifs=cases, default=otherwise) if cases else otherwise
+
+    def substr(self, node: Substr, where: str, table: str) -> exp.Expr:
+        text = self.expr(node.arg, child(where, "arg"), table)
+        size = exp.Length(this=text.copy())
+        # JsonLogic's substr on SQL's 1-based SUBSTRING: a negative start counts from the end.
+        begin: exp.Expr = exp.Literal.number(node.start)
+        if node.start < 0:
+            begin = exp.Greatest(
+                this=exp.Add(this=size.copy(), expression=begin),
+                expressions=[exp.Literal.number(0)],
+            )
+        first = exp.Add(this=begin.copy(), expression=exp.Literal.number(1))
+        if node.length is None:
+            length: exp.Expr = exp.Add(this=size.copy(), expression=exp.Literal.number(1))
+        elif node.length >= 0:
+            length = exp.Literal.number(node.length)
+        else:  # all but the last -length characters
+            length = exp.Greatest(
+                this=exp.Sub(
+                    this=exp.Add(this=size.copy(), expression=exp.Literal.number(node.length)),
+                    expression=begin.copy(),
+                ),
+                expressions=[exp.Literal.number(0)],
+            )
+        return exp.Substring(this=text, start=first, length=length)
 
     def is_integer(self, node: Expr) -> bool:
         """Whether a value is a whole number by its type (SQLite's % truncates to integers)."""
@@ -309,7 +356,9 @@ class _Compiler:
             return self.schema.fields.get(node.path) or events[node.path]
         if isinstance(node, Const):
             return kind(node.value) or "text"
-        return "text" if isinstance(node, Concat) else "number"
+        if isinstance(node, IfElse):
+            return self.type_of(node.otherwise)
+        return "text" if isinstance(node, (Concat, Substr)) else "number"
 
     def between(self, node: Between, where: str, table: str) -> exp.Expr:
         return self.false_if_null(

@@ -30,12 +30,14 @@ from omnichannel.rules._tree import (
     Expr,
     Field,
     FollowedBy,
+    IfElse,
     InSegment,
     LocalPart,
     Not,
     OneOf,
     Recency,
     Rule,
+    Substr,
     Text,
     Truthy,
     Window,
@@ -102,6 +104,12 @@ def expression(node: Expr) -> str:
     if isinstance(node, LocalPart):
         target = "" if node.of is None else f" of {_name(node.of.path)}"
         return f"local {node.part}{target}"
+    if isinstance(node, Substr):
+        length = "" if node.length is None else f", {node.length}"
+        return f"substr({expression(node.arg)}, {node.start}{length})"
+    if isinstance(node, IfElse):
+        cases = " ".join(f"if {_grouped(c.when)} then {expression(c.then)}" for c in node.cases)
+        return f"({cases} else {expression(node.otherwise)})"
     raise TypeError(type(node).__name__)  # pragma: no cover - every Expr is handled above
 
 

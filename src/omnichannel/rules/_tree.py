@@ -229,6 +229,25 @@ class LocalPart(Expr):
     of: Field | None = attrs.field(default=None, validator=_of(Field, optional=True))
 
 
+def _whole(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RuleError.one(f"$.{attribute.name}", "type", "must be a whole number")
+
+
+@attrs.frozen(kw_only=True)
+class Substr(Expr):
+    """Part of a text, as JsonLogic's ``substr``: from ``start`` (from the end when negative).
+
+    ``length`` characters (all the rest when None; when negative, all but that
+    many at the end).
+    """
+
+    op: ClassVar[str] = "substr"
+    arg: Expr = attrs.field(validator=_of(Expr))
+    start: int = attrs.field(default=0, validator=_whole)
+    length: int | None = attrs.field(default=None, validator=_whole)
+
+
 # --- conditions ---------------------------------------------------------------------------
 
 
@@ -268,6 +287,31 @@ class Rule:
         from omnichannel.rules._jsonlogic_bridge import to_jsonlogic
 
         return to_jsonlogic(self)
+
+
+@attrs.frozen(kw_only=True)
+class Case:
+    """One branch of an `IfElse`: ``then`` when ``when`` holds."""
+
+    when: Rule = attrs.field(validator=_of(Rule))
+    then: Expr = attrs.field(validator=_of(Expr))
+
+
+def _cases(value: Iterable[Case]) -> tuple[Case, ...]:
+    items = tuple(value)
+    for n, item in enumerate(items):
+        if not isinstance(item, Case):
+            raise RuleError.one(f"$.cases[{n}]", "type", "must be a Case")
+    return items
+
+
+@attrs.frozen(kw_only=True)
+class IfElse(Expr):
+    """The ``then`` of the first case whose condition holds, else ``otherwise``."""
+
+    op: ClassVar[str] = "if"
+    cases: tuple[Case, ...] = attrs.field(converter=_cases)
+    otherwise: Expr = attrs.field(validator=_of(Expr))
 
 
 def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
@@ -678,6 +722,10 @@ class Value:
     def __mod__(self, other: object) -> Value:
         return self._arith("mod", other)
 
+    def substr(self, start: int, length: int | None = None) -> Value:
+        """Part of the text, as JsonLogic's ``substr`` (negative ``start`` counts from the end)."""
+        return Value(Substr(arg=self.node, start=start, length=length))
+
     def is_in(self, values: Iterable[Scalar]) -> OneOf:
         """The value is one of ``values``."""
         return OneOf(arg=self.node, values=tuple(values))
@@ -788,6 +836,19 @@ def local(part: LocalPartName, of: Value | None = None) -> Value:
     """
     target = None if of is None else of._field()  # noqa: SLF001 - sibling builder
     return Value(LocalPart(part=part, of=target))
+
+
+def when(condition: Rule, then: object, otherwise: object) -> Value:
+    """``then`` where ``condition`` holds, else ``otherwise`` (values or literals).
+
+    Examples:
+        >>> print(when(trait("vip") == True, trait("score") * 2, trait("score")) > 10)
+        (if vip is true then (score * 2) else score) is more than 10
+
+    .. versionadded:: 0.1.0
+    """
+    case = Case(when=condition, then=_expr(then))
+    return Value(IfElse(cases=(case,), otherwise=_expr(otherwise)))
 
 
 def did(event: str | None) -> EventCount:

@@ -297,6 +297,32 @@ WHERE
     AND ISODOW(p.traits__signed_up AT TIME ZONE COALESCE(p.timezone, 'UTC')) <= 5
   )
 
+-- substr_if
+SELECT
+  p.profile_id
+FROM profiles AS p
+WHERE
+  (
+    SUBSTRING(
+      p.traits__country,
+      CASE
+        WHEN (
+          LENGTH(p.traits__country) + -2
+        ) IS NULL OR 0 IS NULL
+        THEN NULL
+        ELSE GREATEST(LENGTH(p.traits__country) + -2, 0)
+      END + 1,
+      1
+    ) = 'E'
+    AND CASE
+      WHEN p.traits__vip IN (TRUE)
+      THEN (
+        p.traits__score * 2
+      )
+      ELSE p.traits__score
+    END > 10
+  )
+
 -- anniversary
 SELECT
   p.profile_id

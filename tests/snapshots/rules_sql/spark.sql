@@ -295,6 +295,22 @@ WHERE
     AND ((DAYOFWEEK(CONVERT_TIMEZONE(COALESCE(p.timezone, 'UTC'), p.traits__signed_up)) % 7) + 1) <= 5
   )
 
+-- substr_if
+SELECT
+  p.profile_id
+FROM profiles AS p
+WHERE
+  (
+    SUBSTRING(p.traits__country, GREATEST(LENGTH(p.traits__country) + -2, 0) + 1, 1) = 'E'
+    AND CASE
+      WHEN p.traits__vip IN (TRUE)
+      THEN (
+        p.traits__score * 2
+      )
+      ELSE p.traits__score
+    END > 10
+  )
+
 -- anniversary
 SELECT
   p.profile_id

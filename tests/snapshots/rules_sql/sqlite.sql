@@ -238,5 +238,21 @@ WHERE
 -- local_hour
 -- unsupported: sqlite cannot express local time (it has no time-zone database)
 
+-- substr_if
+SELECT
+  p.profile_id
+FROM profiles AS p
+WHERE
+  (
+    SUBSTRING(p.traits__country, MAX(LENGTH(p.traits__country) + -2, 0) + 1, 1) = 'E'
+    AND CASE
+      WHEN p.traits__vip IN (TRUE)
+      THEN (
+        p.traits__score * 2
+      )
+      ELSE p.traits__score
+    END > 10
+  )
+
 -- anniversary
 -- unsupported: sqlite cannot express anniversaries (it has no time-zone database)
