@@ -25,12 +25,12 @@ PUBLIC = {
     "omnichannel.errors": ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"],
     "omnichannel.rules": [
         "ALWAYS", "DIALECTS", "NEVER", "Aggregate", "All", "Anniversary", "AnyOf", "Arith",
-        "Between", "Compare", "Concat", "Const", "Constant", "EventAggregate", "EventCount",
-        "EventFilter", "Exists", "Expr", "Field", "FollowedBy", "InSegment", "LocalPart", "Not",
-        "OneOf", "Predicate", "Recency", "Rule", "Schema", "Text", "Truthy", "Value", "Window",
-        "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule", "field",
-        "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local", "prop",
-        "state", "to_jsonlogic", "to_sql", "trait", "truthy",
+        "Between", "Case", "Compare", "Concat", "Const", "Constant", "EventAggregate", "EventCount",
+        "EventFilter", "Exists", "Expr", "Field", "FollowedBy", "IfElse", "InSegment", "LocalPart",
+        "Not", "OneOf", "Predicate", "Recency", "Rule", "Schema", "Substr", "Text", "Truthy",
+        "Value", "Window", "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule",
+        "field", "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local",
+        "prop", "state", "to_jsonlogic", "to_sql", "trait", "truthy", "when",
     ],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
     "omnichannel.identity": [
