@@ -8,6 +8,10 @@ the same run:
 
 - plain: a textbook Python union-find over the identifier strings;
 - ours: `omnichannel.identity.resolve` (canonical order, merge policy, log);
+- ours in bulk: `omnichannel.identity.resolve_bulk`, fed the same links as
+  columns (identifier strings, a ``datetime64`` column, message ids) under the
+  *default* policy, so the limits are really checked; timed from the columns
+  to the finished `BulkResolution` (skipped if the ``bulk`` extra is missing);
 - scipy: ``pandas.factorize`` to integers, then
   ``scipy.sparse.csgraph.connected_components`` (skipped if not installed).
 """
@@ -15,14 +19,16 @@ the same run:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pendulum
 
-from omnichannel.identity import Link, MergePolicy, resolve
+from omnichannel.identity import Link, MergePolicy, resolve, resolve_bulk
 from omnichannel.models import Identity
 
 T0 = pendulum.datetime(2024, 1, 1)
@@ -86,6 +92,18 @@ def scipy_components(pairs: list[tuple[str, str]]) -> int:
     return int(count)
 
 
+def bulk_columns(pairs: list[tuple[str, str]], links: list[Link]) -> dict[str, Any]:
+    """The links as `resolve_bulk` takes them: string columns and a datetime64 column."""
+    import numpy as np
+
+    return {
+        "a": [a for a, _ in pairs],
+        "b": [b for _, b in pairs],
+        "at": np.array([link.at.naive() for link in links], dtype="datetime64[us]"),
+        "message_id": [link.message_id for link in links],
+    }
+
+
 def timed(run: Callable[[], int], rounds: int) -> tuple[float, int]:
     times, result = [], 0
     for _ in range(rounds):
@@ -108,6 +126,17 @@ def main() -> None:
             lambda: len(resolve(first_seen=first, links=links, policy=policy).profiles), args.rounds
         ),
     }
+    if all(importlib.util.find_spec(name) for name in ("numpy", "scipy", "pyarrow")):
+        columns = bulk_columns(pairs, links)
+        results["omnichannel resolve_bulk()"] = timed(
+            lambda: resolve_bulk(**columns).profile_count, args.rounds
+        )
+        # The same, then every profile id too (they are computed when first asked for).
+        results["  ... and its profile ids"] = timed(
+            lambda: len(resolve_bulk(**columns).profile_ids()), args.rounds
+        )
+    else:
+        print("the bulk extra (numpy, scipy, pyarrow) is not installed: skipping resolve_bulk()")
     try:
         results["scipy + pandas.factorize"] = timed(lambda: scipy_components(pairs), args.rounds)
     except ImportError:
@@ -117,6 +146,10 @@ def main() -> None:
     print(f"{'what':<30}{'seconds':>10}{'speed vs plain':>17}{'components':>12}")
     for name, (seconds, components) in results.items():
         print(f"{name:<30}{seconds:>10.3f}{base / seconds:>16.2f}x{components:>12,}")
+    bulk, peer = results.get("omnichannel resolve_bulk()"), results.get("scipy + pandas.factorize")
+    if bulk and peer:
+        ratios = f"{bulk[0] / base:.2f} of plain's time, {bulk[0] / peer[0]:.2f} of scipy's"
+        print(f"resolve_bulk(): {ratios}")
 
 
 if __name__ == "__main__":

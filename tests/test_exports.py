@@ -34,8 +34,8 @@ PUBLIC = {
     ],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
     "omnichannel.identity": [
-        "DEFAULT_PRIORITY", "DEFAULT_SOURCES", "IdentityRules", "Key", "Link", "MergePolicy",
-        "MergeRecord", "Resolution", "profile_id_for", "resolve",
+        "DEFAULT_PRIORITY", "DEFAULT_SOURCES", "BulkResolution", "IdentityRules", "Key", "Link",
+        "MergePolicy", "MergeRecord", "Resolution", "profile_id_for", "resolve", "resolve_bulk",
     ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 FORBIDDEN = ("httpx", "sqlite3", "duckdb", "sqlglot", "hypothesis", "omnichannel.cli")
+#: The ``bulk`` extra (and pandas): only `resolve_bulk` imports them, when called.
+HEAVY = ("numpy", "scipy", "pandas", "pyarrow")
 
 
 def _modules_after(statement: str) -> set[str]:
@@ -18,7 +20,13 @@ def _modules_after(statement: str) -> set[str]:
 def test_core_import_pulls_in_no_io_libraries():
     """The top-level import loads no HTTP client, database driver, SQL compiler or test library."""
     loaded = _modules_after("import omnichannel")
-    assert [] == [m for m in FORBIDDEN if m in loaded]
+    assert [] == [m for m in FORBIDDEN + HEAVY if m in loaded]
+
+
+def test_identity_import_pulls_in_no_array_libraries():
+    """Importing the identity package (resolve_bulk included) loads no numpy, scipy or pyarrow."""
+    loaded = _modules_after("import omnichannel.identity")
+    assert [] == [m for m in HEAVY if m in loaded]
 
 
 def test_ingest_import_pulls_in_no_io_libraries():

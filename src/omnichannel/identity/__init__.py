@@ -5,6 +5,7 @@ Pure: no I/O, no clock. The Engine feeds it what the Store holds.
 .. versionadded:: 0.1.0
 """
 
+from omnichannel.identity._bulk import BulkResolution, resolve_bulk
 from omnichannel.identity._extract import DEFAULT_SOURCES, IdentityRules
 from omnichannel.identity._graph import (
     DEFAULT_PRIORITY,
@@ -20,6 +21,7 @@ from omnichannel.identity._graph import (
 __all__ = [
     "DEFAULT_PRIORITY",
     "DEFAULT_SOURCES",
+    "BulkResolution",
     "IdentityRules",
     "Key",
     "Link",
@@ -28,4 +30,5 @@ __all__ = [
     "Resolution",
     "profile_id_for",
     "resolve",
+    "resolve_bulk",
 ]

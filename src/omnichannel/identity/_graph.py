@@ -11,9 +11,10 @@ recorded with its reason; nothing is ever half-merged.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 import pendulum
@@ -54,6 +55,14 @@ def _priority(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(IdentityKind(kind)) for kind in value)
 
 
+def _position(priority: tuple[str, ...], kind: str) -> int:
+    """Where ``kind`` stands in ``priority``; kinds not listed come after the listed ones."""
+    try:
+        return priority.index(kind)
+    except ValueError:
+        return len(priority)
+
+
 @attrs.frozen(kw_only=True)
 class MergePolicy:
     """What may be merged: per-kind limits, identifiers never to link by, and kind priority.
@@ -86,6 +95,7 @@ class MergePolicy:
 
     def rank(self, identity: Identity) -> tuple[int, str, str]:
         """Sort key: higher priority first (lower rank), then kind and value."""
+        # _position, inlined: this runs once per identifier of every resolve().
         try:
             position = self.priority.index(identity.kind)
         except ValueError:
@@ -157,8 +167,37 @@ def profile_id_for(identity: Identity, first: Key) -> str:
     The first message id acts as a salt, so the id reveals nothing of the
     identifier's value; it is deterministic, so every process agrees.
     """
-    digest = hashlib.blake2b(f"{first[1]}|{identity}".encode(), digest_size=12, person=_PERSON)
+    return _profile_id(str(identity), first[1])
+
+
+def _profile_id(identifier: str, message_id: str) -> str:
+    # ``identifier`` is ``str(identity)``: the bulk path names profiles without Identity objects.
+    digest = hashlib.blake2b(f"{message_id}|{identifier}".encode(), digest_size=12, person=_PERSON)
     return "prof_" + digest.hexdigest()
+
+
+def _order(
+    key: Key, rank_a: tuple[int, str, str], rank_b: tuple[int, str, str]
+) -> tuple[Key, tuple[int, str, str], tuple[int, str, str]]:
+    """Canonical order of a link: its key, then its ends' ranks (symmetric in a and b).
+
+    `_resolve` sorts by the same key, inlined; the bulk path merges logs with this one.
+    """
+    low, high = sorted((rank_a, rank_b))
+    return (key, low, high)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    # Resolving allocates many small objects that cannot form cycles; the cyclic
+    # collector would rescan the whole heap many times over (here it doubled the cost).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Components:
@@ -260,15 +299,8 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    # Resolving allocates many small objects that cannot form cycles; the cyclic
-    # collector would rescan the whole heap many times over (here it doubled the cost).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _no_cyclic_gc():
         return _resolve(first_seen, links, policy or MergePolicy(), separations)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _resolve(
@@ -285,6 +317,7 @@ def _resolve(
     work = []
     for link in links:
         ia, ib = index[link.a], index[link.b]
+        # The canonical order, inlined (this runs per link): see _order.
         low, high = sorted((ranks[ia], ranks[ib]))
         work.append((link.key, low, high, ia, ib, link))
     work.sort(key=lambda item: item[:3])
