@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import math
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -347,7 +348,13 @@ def _junction(count: int, word: str) -> Callable[..., Predicate]:
 
 
 def _junction_of(rules: tuple[Rule, ...], word: str) -> Predicate:
-    parts = [_compile(r) for r in rules]
+    # Field tests are fused into one generated function; the rest join it as closures.
+    specs = [spec for r in rules if (spec := _field_spec(r)) is not None]
+    parts = [_compile(r) for r in rules if _field_spec(r) is None]
+    if len(specs) > 32:
+        parts, specs = [*parts, *(_fused([spec], word) for spec in specs)], []
+    if specs:
+        parts.insert(0, _fused(specs, word))
     if not parts:
         result = word == "and"
         return lambda _s, _now: result
@@ -378,53 +385,95 @@ def _constant(node: Constant) -> Predicate:
 
 
 _SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-# How a field is read, inlined into each test: one step, two steps, or more.
+# How field n is read into v, inlined into its test: one step, two steps, or more.
 _READS = {
-    1: "v = s.get(first)",
-    2: "inner = s.get(first)\n"
-    "        v = inner.get(second) if inner.__class__ is dict else deep(inner, rest)",
-    3: "v = deep(s.get(first), rest)",
+    1: "v = s.get(f{n})",
+    # Subscripts are the fast path (a try costs nothing when nothing is raised); a missing
+    # key or a value that is not a mapping falls back to the careful reader.
+    2: "try:\n"
+    "            v = s[f{n}][k{n}]\n"
+    "        except (KeyError, TypeError, IndexError):\n"
+    "            v = deep(s.get(f{n}), r{n})",
+    3: "v = deep(s.get(f{n}), r{n})",
 }
+_LIT = re.compile(r"\blit\b")
+#: A test of one field fused into generated code: (path, test of ``v`` and ``lit``, lit).
+FieldSpec = tuple[str, str, Any]
 
 
-@functools.lru_cache(maxsize=256)
-def _field_test(steps: int, test: str) -> Callable[..., Predicate]:
-    """A factory of ``(subject, now) -> bool`` reading a field and testing ``v`` in one frame."""
-    source = (
-        "def make(first, second, rest, lit, deep, numbers):\n"
-        "    def test(s, _now):\n"
-        f"        {_READS[steps]}\n"
-        f"        return {test}\n"
-        "    return test\n"
-    )
+@functools.lru_cache(maxsize=512)
+def _field_tests(shape: tuple[tuple[int, str], ...], word: str) -> Callable[..., Predicate]:
+    """A factory of one ``(subject, now) -> bool`` function testing several fields in one frame.
+
+    ``shape`` lists each field's read depth and test; the keys and literals
+    are arguments of the factory, so every rule of one shape shares the code.
+    """
+    names = ", ".join(f"f{n}, k{n}, r{n}, l{n}" for n in range(len(shape)))
+    lines = ["def make(args, deep, numbers):", f"    {names}, = args", "    def test(s, _now):"]
+    for n, (steps, check) in enumerate(shape):
+        read = _READS[steps].format(n=n)
+        test = _LIT.sub(f"l{n}", check)
+        lines.append(f"        {read}")
+        if n == len(shape) - 1:
+            lines.append(f"        return {test}")
+        elif word == "and":
+            lines.append(f"        if not ({test}): return False")
+        else:
+            lines.append(f"        if {test}: return True")
+    lines.append("    return test")
     scope: dict[str, Any] = {}
-    exec(source, scope)  # noqa: S102 - built from fixed templates, never from user input
+    exec("\n".join(lines), scope)  # noqa: S102 - built from fixed templates, never from user input
     return scope["make"]  # type: ignore[no-any-return]
 
 
-def _fused(path: str, test: str, lit: Any = None) -> Predicate:
-    parts = tuple(path.split("."))
-    steps = min(len(parts), 3)
-    second = parts[1] if len(parts) > 1 else None
-    make = _field_test(steps, test)
-    predicate: Predicate = make(parts[0], second, parts[1:], lit, _deep, _NUMBERS)
+def _fused(specs: list[FieldSpec], word: str = "and") -> Predicate:
+    shape, args = [], []
+    for path, check, lit in specs:
+        parts = tuple(path.split("."))
+        shape.append((min(len(parts), 3), check))
+        args += [parts[0], parts[1] if len(parts) > 1 else None, parts[1:], lit]
+    predicate: Predicate = _field_tests(tuple(shape), word)(args, _deep, _NUMBERS)
     return predicate
 
 
-def _compare_literal(fn: str, path: str, lit: Any) -> Predicate:
-    """``field <fn> literal``, specialised on the literal's family (the hot path)."""
+def _field_spec(rule: Rule) -> FieldSpec | None:
+    """The fused form of a rule that tests one field against literals, or None."""
+    if isinstance(rule, Exists):
+        return rule.field.path, "v is not None", None
+    if isinstance(rule, OneOf):
+        if not (rule.values and isinstance(rule.arg, Field)):
+            return None
+        if not all(isinstance(v, str) for v in rule.values):
+            return None
+        # Only strings can equal strings; the type test also keeps unhashable values out.
+        membership = "isinstance(v, str) and v " + ("not in" if rule.negate else "in") + " lit"
+        return rule.arg.path, membership, frozenset(rule.values)
+    if not isinstance(rule, Compare):
+        return None
+    left, right, fn = rule.left, rule.right, str(rule.fn)
+    if isinstance(left, Const) and isinstance(right, Field):
+        left, right, fn = right, left, _MIRROR[fn]
+    if not (isinstance(left, Field) and isinstance(right, Const)):
+        return None
+    lit, symbol = right.value, _SYMBOLS[fn]
     family = kind(lit)
-    symbol = _SYMBOLS[fn]
     if family == "text":
-        return _fused(
-            path, "v == lit" if fn == "eq" else f"isinstance(v, str) and v {symbol} lit", lit
+        return (
+            left.path,
+            "v == lit" if fn == "eq" else f"isinstance(v, str) and v {symbol} lit",
+            lit,
         )
     if family == "number":
-        return _fused(path, f"v.__class__ in numbers and v {symbol} lit", lit)
+        return left.path, f"v.__class__ in numbers and v {symbol} lit", lit
     if family == "bool":
-        return _fused(path, "v is lit", lit if fn == "eq" else not lit)
+        return left.path, "v is lit", lit if fn == "eq" else not lit
+    return None
+
+
+def _compare_temporal(fn: str, path: str, lit: Any) -> Predicate:
+    """``field <fn> date or instant``: the field may hold the value or its ISO-8601 text."""
     get, op = getter(path), _OPS[fn]
-    convert = as_instant if family == "instant" else as_date
+    convert = as_instant if kind(lit) == "instant" else as_date
 
     def temporal(s: Mapping[str, Any], _now: dt.datetime) -> bool:
         v = convert(get(s))
@@ -437,21 +486,22 @@ _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le
 
 
 def _compare(node: Compare) -> Predicate:
+    spec = _field_spec(node)
+    if spec is not None:
+        return _fused([spec])
     left, right, fn = node.left, node.right, str(node.fn)
     if isinstance(left, Const) and isinstance(right, Field):
         left, right, fn = right, left, _MIRROR[fn]
     if isinstance(left, Field) and isinstance(right, Const):
-        return _compare_literal(fn, left.path, right.value)
+        return _compare_temporal(fn, left.path, right.value)
     read_left, read_right = value(left), value(right)
     return lambda s, now: same_kind_compare(fn, read_left(s, now), read_right(s, now))
 
 
 def _one_of(node: OneOf) -> Predicate:
-    texts = node.values and all(isinstance(v, str) for v in node.values)
-    if texts and isinstance(node.arg, Field):
-        # Only strings can equal strings; the type test also keeps unhashable values out.
-        membership = "isinstance(v, str) and v " + ("not in" if node.negate else "in") + " lit"
-        return _fused(node.arg.path, membership, frozenset(node.values))
+    spec = _field_spec(node)
+    if spec is not None:
+        return _fused([spec])
     read = value(node.arg)
     by_kind: dict[str | None, frozenset[Any]] = {}
     for item in node.values:
@@ -479,7 +529,7 @@ def _text(node: Text) -> Predicate:
 
 
 def _exists(node: Exists) -> Predicate:
-    return _fused(node.field.path, "v is not None")
+    return _fused([(node.field.path, "v is not None", None)])
 
 
 def _truthy(node: Truthy) -> Predicate:
