@@ -135,13 +135,20 @@ class _SQLiteTransaction:
     def remember_message(
         self, message_id: str, at: pendulum.DateTime, window: pendulum.Duration
     ) -> bool:
-        row = self._db.execute(
+        seen_at = format_timestamp(at)
+        # Almost every message is new: one statement then; a resend costs a second look.
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO messages VALUES (?, ?)", (message_id, seen_at)
+        ).rowcount
+        if inserted:
+            return True
+        (stored,) = self._db.execute(
             "SELECT seen_at FROM messages WHERE message_id = ?", (message_id,)
         ).fetchone()
-        if row is not None and abs(at - parse_timestamp(row[0])) < window:
+        if abs(at - parse_timestamp(stored)) < window:
             return False
         self._db.execute(
-            "INSERT OR REPLACE INTO messages VALUES (?, ?)", (message_id, format_timestamp(at))
+            "UPDATE messages SET seen_at = ? WHERE message_id = ?", (seen_at, message_id)
         )
         return True
 
