@@ -1,12 +1,17 @@
-"""Helpers shared by test modules: the third-party conformance material."""
+"""Helpers shared by test modules: conformance material, the rule engines' differential cases."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
+
+from omnichannel.rules import Rule, Schema
+from omnichannel.testing import rule_subjects, rules
 
 #: ../shared/conformance beside the project root (absent from a user's sdist).
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
@@ -29,3 +34,68 @@ def segment_samples() -> list[Path]:
 def load_json(path: Path) -> Any:
     """Read a JSON file."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- the differential contract: Python against a SQL engine ------------------------------
+
+#: The fields of the differential tests' subjects (every type, two of some to compare).
+RULE_SCHEMA = Schema(
+    fields={
+        "traits.country": "text",
+        "traits.city": "text",
+        "traits.age": "integer",
+        "traits.score": "number",
+        "traits.vip": "bool",
+        "traits.signed_up": "instant",
+        "traits.birthday": "date",
+        "state.orders": "integer",
+        "state.last_order": "instant",
+    },
+    event_fields={"properties.revenue": "number", "properties.sku": "text"},
+)
+RULE_EVENT_NAMES = ("Product Added", "Order Completed", "Product Viewed")
+# Instants chosen to sit near midnight, month ends and DST changes somewhere in the world.
+RULE_NOWS = (
+    dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc),
+    dt.datetime(2024, 2, 28, 23, 59, 59, tzinfo=dt.timezone.utc),
+    dt.datetime(2023, 12, 31, 11, 0, tzinfo=dt.timezone.utc),
+    dt.datetime(2024, 11, 3, 6, 15, tzinfo=dt.timezone.utc),
+)
+
+
+@st.composite
+def rule_cases(draw: st.DrawFn) -> tuple[dt.datetime, Rule, list[dict[str, Any]]]:
+    """``(now, rule, subjects)``: a well-typed rule over `RULE_SCHEMA` and subjects to test."""
+    now = draw(st.sampled_from(RULE_NOWS))
+    rule = draw(rules(RULE_SCHEMA, event_names=RULE_EVENT_NAMES, now=now))
+    subjects = draw(
+        st.lists(
+            rule_subjects(RULE_SCHEMA, event_names=RULE_EVENT_NAMES, now=now),
+            min_size=2,
+            max_size=8,
+        )
+    )
+    return now, rule, subjects
+
+
+def rule_rows(
+    subjects: list[dict[str, Any]],
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """The rows of ``profiles``, ``events`` and ``segment_members`` holding ``subjects``.
+
+    Profile ``n`` is ``p{n}``; columns follow `RULE_SCHEMA` (profile id and time
+    zone first; event id, name, timestamp and channel first).
+    """
+    profile_rows, event_rows, member_rows = [], [], []
+    for n, subject in enumerate(subjects):
+        pid = f"p{n}"
+        row = [pid, subject.get("timezone")]
+        for path in RULE_SCHEMA.fields:
+            section, _, name = path.partition(".")
+            row.append(subject.get(section, {}).get(name))
+        profile_rows.append(row)
+        for event in subject["events"]:
+            props = [event["properties"].get(p.partition(".")[2]) for p in RULE_SCHEMA.event_fields]
+            event_rows.append([pid, event["event"], event["timestamp"], event["channel"], *props])
+        member_rows += [[pid, segment] for segment in subject["segments"]]
+    return profile_rows, event_rows, member_rows

@@ -69,14 +69,17 @@ DIALECTS = ("duckdb", "postgres", "sqlite", "spark", "bigquery", "snowflake")
 
 # What each dialect cannot express. SQLite has no time-zone database, no
 # timestamp type (instants are fixed-width ISO-8601 text, see `sql_literal`)
-# and no interval arithmetic.
+# and no interval arithmetic. Python's remainder of non-integers is C's fmod
+# (exact); SQLite's % truncates its operands, PostgreSQL has no % for double
+# precision, BigQuery's MOD takes no FLOAT64, and Snowflake documents MOD as
+# x - TRUNC(x / y) * y, which rounds differently.
 _GAPS: dict[str, frozenset[str]] = {
     "duckdb": frozenset(),
-    "postgres": frozenset(),
+    "postgres": frozenset({"float_remainder"}),
     "sqlite": frozenset({"timezone", "interval", "float_remainder"}),
     "spark": frozenset(),
-    "bigquery": frozenset(),
-    "snowflake": frozenset(),
+    "bigquery": frozenset({"float_remainder"}),
+    "snowflake": frozenset({"float_remainder"}),
 }
 
 
@@ -246,7 +249,10 @@ class _Compiler:
             return isinstance(node.value, int) and not isinstance(node.value, bool)
         if isinstance(node, Arith) and node.fn != "div":
             return all(self.is_integer(arg) for arg in node.args)
-        return False
+        if isinstance(node, IfElse):
+            branches = [case.then for case in node.cases]
+            return all(self.is_integer(branch) for branch in (*branches, node.otherwise))
+        return isinstance(node, LocalPart)  # hours, days, months, years and weekdays
 
     def local_time(self, instant: exp.Expr, table: str) -> exp.Expr:
         zone = exp.Coalesce(
@@ -264,6 +270,10 @@ class _Compiler:
         )
         local = self.local_time(instant, table)
         if node.part == "weekday":
+            if self.dialect == "postgres":  # no DAYOFWEEK_ISO; ISODOW is 1 (Monday) to 7
+                return exp.Extract(this=exp.var("ISODOW"), expression=local)
+            if self.dialect == "spark":  # sqlglot's DAYOFWEEK(x) % 7 + 1 takes Sunday for 0
+                return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=local)
             return exp.DayOfWeekIso(this=local)
         return exp.Extract(this=exp.var(node.part.upper()), expression=local)
 
@@ -318,17 +328,20 @@ class _Compiler:
 
     def text(self, node: Text, where: str, table: str) -> exp.Expr:
         arg = self.expr(node.arg, child(where, "arg"), table)
+        if not node.text:  # every text contains, starts and ends with "" (whatever INSTR says)
+            return exp.Not(this=exp.Is(this=arg, expression=exp.Null()))
         needle = exp.Literal.string(node.text)
         if node.fn == "contains":
             found = exp.StrPosition(this=arg, substr=needle)
             return self.false_if_null(exp.GT(this=found, expression=exp.Literal.number(0)))
-        if self.dialect == "sqlite" and node.text:  # no STARTS_WITH / ENDS_WITH: compare ends
+        if self.dialect == "sqlite":  # no STARTS_WITH / ENDS_WITH: compare ends
             size = exp.Literal.number(len(node.text))
             start = exp.Literal.number(1) if node.fn == "starts_with" else exp.Neg(this=size)
             end = exp.Substring(this=arg, start=start, length=size)
             return self.false_if_null(exp.EQ(this=end, expression=needle))
-        if self.dialect == "sqlite":  # every string starts (and ends) with ""
-            return exp.Not(this=exp.Is(this=arg, expression=exp.Null()))
+        if self.dialect == "postgres" and node.fn == "ends_with":  # no ENDS_WITH
+            tail = exp.Right(this=arg, expression=exp.Literal.number(len(node.text)))
+            return self.false_if_null(exp.EQ(this=tail, expression=needle))
         cls = exp.StartsWith if node.fn == "starts_with" else exp.EndsWith
         return self.false_if_null(cls(this=arg, expression=needle))
 
@@ -481,11 +494,20 @@ class _Compiler:
         later: list[exp.Expr] = [exp.GT(this=then_at.copy(), expression=first_at.copy())]
         if node.within is not None:
             self.needs("interval", child(where, "within"), "time spans between two events")
-            deadline = exp.TimestampAdd(
+            deadline: exp.Expr = exp.TimestampAdd(
                 this=first_at.copy(),
                 expression=exp.Literal.number(node.within),
                 unit=exp.var("SECOND"),
             )
+            if self.dialect == "spark":  # DATE_ADD(unit, n, ts) is Databricks SQL only
+                deadline = exp.Anonymous(
+                    this="TIMESTAMPADD",
+                    expressions=[
+                        exp.var("SECOND"),
+                        exp.Literal.number(node.within),
+                        first_at.copy(),
+                    ],
+                )
             later.append(exp.LTE(this=then_at.copy(), expression=deadline))
         then = then.where(exp.and_(*later))
         if not node.negate:

@@ -44,7 +44,7 @@ WHERE
     INSTR(p.traits__country, 'E') > 0
     AND STARTS_WITH(p.traits__country, 'D')
     AND ENDS_WITH(p.traits__country, 'E')
-    AND STARTS_WITH(p.traits__country, '')
+    AND NOT p.traits__country IS NULL
   )
 
 -- exists_between
@@ -70,22 +70,7 @@ WHERE
   )
 
 -- arith
-SELECT
-  p.profile_id
-FROM profiles AS p
-WHERE
-  (
-    (
-      (
-        (
-          p.traits__age + 1
-        ) * 2
-      ) - p.traits__score
-    ) > 10
-    AND (
-      MOD(CAST(p.traits__age AS FLOAT64) / NULLIF(CAST(4 AS FLOAT64), 0), NULLIF(2, 0))
-    ) = 1
-  )
+-- unsupported: bigquery cannot express remainders of non-integers
 
 -- min_max_concat
 SELECT

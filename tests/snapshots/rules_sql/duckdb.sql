@@ -44,7 +44,7 @@ WHERE
     STRPOS(p.traits__country, 'E') > 0
     AND STARTS_WITH(p.traits__country, 'D')
     AND ENDS_WITH(p.traits__country, 'E')
-    AND STARTS_WITH(p.traits__country, '')
+    AND NOT p.traits__country IS NULL
   )
 
 -- exists_between

@@ -43,8 +43,8 @@ WHERE
   (
     POSITION('E' IN p.traits__country) > 0
     AND STARTS_WITH(p.traits__country, 'D')
-    AND ENDS_WITH(p.traits__country, 'E')
-    AND STARTS_WITH(p.traits__country, '')
+    AND RIGHT(p.traits__country, 1) = 'E'
+    AND NOT p.traits__country IS NULL
   )
 
 -- exists_between
@@ -70,24 +70,7 @@ WHERE
   )
 
 -- arith
-SELECT
-  p.profile_id
-FROM profiles AS p
-WHERE
-  (
-    (
-      (
-        (
-          p.traits__age + 1
-        ) * 2
-      ) - p.traits__score
-    ) > 10
-    AND (
-      (
-        CAST(p.traits__age AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
-      ) % NULLIF(2, 0)
-    ) = 1
-  )
+-- unsupported: postgres cannot express remainders of non-integers
 
 -- min_max_concat
 SELECT
@@ -294,7 +277,7 @@ FROM profiles AS p
 WHERE
   (
     EXTRACT(HOUR FROM CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ) AT TIME ZONE COALESCE(p.timezone, 'UTC')) BETWEEN 9 AND 17
-    AND DAYOFWEEK_ISO(p.traits__signed_up AT TIME ZONE COALESCE(p.timezone, 'UTC')) <= 5
+    AND EXTRACT(ISODOW FROM p.traits__signed_up AT TIME ZONE COALESCE(p.timezone, 'UTC')) <= 5
   )
 
 -- substr_if

@@ -44,7 +44,7 @@ WHERE
     LOCATE('E', p.traits__country) > 0
     AND STARTSWITH(p.traits__country, 'D')
     AND ENDSWITH(p.traits__country, 'E')
-    AND STARTSWITH(p.traits__country, '')
+    AND NOT p.traits__country IS NULL
   )
 
 -- exists_between
@@ -266,7 +266,7 @@ WHERE
             )
             AND (
               e2.timestamp > e1.timestamp
-              AND e2.timestamp <= DATE_ADD(SECOND, 86400, e1.timestamp)
+              AND e2.timestamp <= TIMESTAMPADD(SECOND, 86400, e1.timestamp)
             )
         )
       )
@@ -292,7 +292,7 @@ FROM profiles AS p
 WHERE
   (
     EXTRACT(HOUR FROM CONVERT_TIMEZONE(COALESCE(p.timezone, 'UTC'), CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMP))) BETWEEN 9 AND 17
-    AND ((DAYOFWEEK(CONVERT_TIMEZONE(COALESCE(p.timezone, 'UTC'), p.traits__signed_up)) % 7) + 1) <= 5
+    AND EXTRACT(DAYOFWEEK_ISO FROM CONVERT_TIMEZONE(COALESCE(p.timezone, 'UTC'), p.traits__signed_up)) <= 5
   )
 
 -- substr_if
