@@ -9,6 +9,7 @@ new data (so memberships are re-evaluated when due, not recomputed nightly).
 """
 
 from omnichannel.segments._reads import Reads, reads
+from omnichannel.segments._segment import Segment, define_segments
 from omnichannel.segments._timing import next_change
 
-__all__ = ["Reads", "next_change", "reads"]
+__all__ = ["Reads", "Segment", "define_segments", "next_change", "reads"]
