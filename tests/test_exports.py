@@ -37,7 +37,9 @@ PUBLIC = {
         "DEFAULT_PRIORITY", "DEFAULT_SOURCES", "BulkResolution", "IdentityRules", "Key", "Link",
         "MergePolicy", "MergeRecord", "Resolution", "profile_id_for", "resolve", "resolve_bulk",
     ],
-    "omnichannel.segments": ["Reads", "Segment", "define_segments", "next_change", "reads"],
+    "omnichannel.segments": [
+        "Reads", "Segment", "Verdict", "define_segments", "explain", "next_change", "reads",
+    ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",
         "Loyalty", "Order", "Orders", "ProfileState", "Reducer", "advance", "build_profile",

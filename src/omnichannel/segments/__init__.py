@@ -8,8 +8,9 @@ new data (so memberships are re-evaluated when due, not recomputed nightly).
 .. versionadded:: 0.1.0
 """
 
+from omnichannel.segments._explain import Verdict, explain
 from omnichannel.segments._reads import Reads, reads
 from omnichannel.segments._segment import Segment, define_segments
 from omnichannel.segments._timing import next_change
 
-__all__ = ["Reads", "Segment", "define_segments", "next_change", "reads"]
+__all__ = ["Reads", "Segment", "Verdict", "define_segments", "explain", "next_change", "reads"]
