@@ -29,7 +29,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
-import gc
 import hashlib
 import importlib
 import itertools
@@ -40,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from omnichannel._gc import collector_paused
 from omnichannel.errors import OmnichannelError, ValidationError
 
 __all__ = [
@@ -695,15 +695,10 @@ class _Simulation:
             # A day makes thousands of acyclic dicts; letting the cyclic collector
             # scan them as they appear would double the run time. It is paused only
             # while the day is computed, never across a yield to the caller.
-            enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with collector_paused():
                 self._day(day)
                 keys, messages = self.buckets.pop(day, ([], []))
                 order = sorted(range(len(keys)), key=keys.__getitem__)
-            finally:
-                if enabled:
-                    gc.enable()
             for index in order:
                 yield messages[index]
 
@@ -1830,13 +1825,8 @@ def synthetic_retail(
     stream = iter_synthetic_retail(n_profiles, days, seed, start=start)
     # No caller code runs until the list is complete, so the collector can rest
     # throughout (the payloads hold no cycles); see _Simulation.run.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return list(stream)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write_jsonl(payloads: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> int:

@@ -8,13 +8,11 @@ and writes the outcome back — all of it, or nothing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import attrs
 import pendulum
 
 from omnichannel._convert import converter
+from omnichannel._gc import collector_paused
 from omnichannel._time import format_timestamp, parse_timestamp
 from omnichannel.clock import Clock, SystemClock
 from omnichannel.errors import FieldError, ValidationError
@@ -41,25 +40,6 @@ EXPORT_FORMAT = "omnichannel.profile-export/1"
 
 # Profiles changed in the open transaction: their membership and latest state, by id.
 _Pending = dict[str, tuple[frozenset[Identity], ProfileState[Any]]]
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector for the length of a batch.
-
-    A batch allocates many objects that live on (events, states), and each
-    full collection walks every object the process holds, so collections
-    during a large batch cost more than the batch itself. The batch makes no
-    reference cycles the collector must free promptly; it runs again after.
-    """
-    enabled = gc.isenabled()
-    if enabled:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @attrs.frozen(kw_only=True)
@@ -195,7 +175,7 @@ class Engine:
         only: frozenset[Identity] | None = None,
     ) -> list[IngestResult]:
         if len(payloads) > 1:
-            with _collector_paused():
+            with collector_paused():
                 return self._ingest_in_one_transaction(payloads, only)
         return self._ingest_in_one_transaction(payloads, only)
 

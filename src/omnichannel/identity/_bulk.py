@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pendulum
 
+from omnichannel._gc import collector_paused
 from omnichannel._jsonpath import child
 from omnichannel.errors import FieldError, OmnichannelError, ValidationError
 from omnichannel.identity._graph import (
@@ -38,7 +39,6 @@ from omnichannel.identity._graph import (
     MergePolicy,
     MergeRecord,
     Resolution,
-    _no_cyclic_gc,
     _order,
     _position,
     _profile_id,
@@ -213,7 +213,7 @@ class BulkResolution:
         log = self._cache.get("log")
         if log is None:
             run = self._run
-            with _no_cyclic_gc():
+            with collector_paused():
                 blocked = [
                     MergeRecord(outcome="refused", link=run.link(row), reason="blocked")
                     for row in self._blocked_rows.tolist()
@@ -239,7 +239,7 @@ class BulkResolution:
                 `Identity` prints differently); the path says where it occurs.
         """
         names = self.profile_ids()
-        with _no_cyclic_gc():
+        with collector_paused():
             profile_of = {
                 self._run.identity(code, text): names[label]
                 for code, (text, label) in enumerate(
@@ -322,7 +322,7 @@ def resolve_bulk(
     lib = _lib()
     rules = policy or MergePolicy()
     apart = list(separations)
-    with _no_cyclic_gc():
+    with collector_paused():
         run = _Bulk(lib, rules, apart)
         run.read(a=a, b=b, at=at, message_id=message_id, first_seen=first_seen)
         return run.resolve()

@@ -11,14 +11,13 @@ recorded with its reason; nothing is ever half-merged.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 import pendulum
 
+from omnichannel._gc import collector_paused
 from omnichannel.errors import ValidationError
 from omnichannel.models import Identity, IdentityKind
 
@@ -187,19 +186,6 @@ def _order(
     return (key, low, high)
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    # Resolving allocates many small objects that cannot form cycles; the cyclic
-    # collector would rescan the whole heap many times over (here it doubled the cost).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 class _Components:
     """Union-find over identifiers (interned as integers) with what the policy must check."""
 
@@ -299,7 +285,7 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    with _no_cyclic_gc():
+    with collector_paused():
         return _resolve(first_seen, links, policy or MergePolicy(), separations)
 
 
