@@ -9,6 +9,7 @@ and one comparison.
 from __future__ import annotations
 
 import bisect
+import calendar
 import datetime as dt
 import functools
 import math
@@ -349,8 +350,14 @@ def _junction(count: int, word: str) -> Callable[..., Predicate]:
 
 def _junction_of(rules: tuple[Rule, ...], word: str) -> Predicate:
     # Field tests are fused into one generated function; the rest join it as closures.
-    specs = [spec for r in rules if (spec := _field_spec(r)) is not None]
-    parts = [_compile(r) for r in rules if _field_spec(r) is None]
+    specs: list[FieldSpec] = []
+    parts: list[Predicate] = []
+    for rule in rules:
+        spec = _field_spec(rule)
+        if spec is None:
+            parts.append(_compile(rule))
+        else:
+            specs.append(spec)
     if len(specs) > 32:
         parts, specs = [*parts, *(_fused([spec], word) for spec in specs)], []
     if specs:
@@ -572,16 +579,12 @@ def next_anniversary(born: dt.date, today: dt.date) -> dt.date:
     """The first return of ``born``'s month and day on or after ``today`` (29 Feb -> 28 Feb)."""
     for year in (today.year, today.year + 1):  # pragma: no branch - next year always works
         day = born.day
-        if born.month == 2 and day == 29 and not _leap(year):
+        if born.month == 2 and day == 29 and not calendar.isleap(year):
             day = 28
         candidate = dt.date(year, born.month, day)
         if candidate >= today:
             return candidate
     raise AssertionError(born)  # pragma: no cover
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def _anniversary(node: Anniversary) -> Predicate:

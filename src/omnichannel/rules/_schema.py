@@ -105,10 +105,6 @@ def family(type_: str) -> str:
     return "number" if type_ == "integer" else type_
 
 
-_LITERAL_FAMILY = {"number": "number", "text": "text", "bool": "bool", "instant": "instant",
-                   "date": "date"}  # fmt: skip
-
-
 class _Checker:
     """Walks a rule, typing every value; collects every problem with its path."""
 
@@ -129,7 +125,7 @@ class _Checker:
                 return None
             return family(type_)
         if isinstance(node, Const):
-            return _LITERAL_FAMILY[value_kind(node.value) or "text"]
+            return value_kind(node.value) or "text"
         if isinstance(node, LocalPart):
             if node.of is not None:
                 self.want(node.of, child(where, "of"), fields, "instant")
@@ -165,7 +161,7 @@ class _Checker:
             self.fail(where, "type", f"must be {type_}, not {found}")
 
     def literal(self, value: Any, where: str, type_: str | None) -> None:
-        found = _LITERAL_FAMILY[value_kind(value) or "text"]
+        found = value_kind(value) or "text"
         if type_ is not None and found != type_:
             self.fail(where, "type", f"must be {type_}, not {found}")
 

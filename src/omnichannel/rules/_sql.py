@@ -23,6 +23,7 @@ differently. ``omnichannel.rules`` imports this module (and sqlglot) only when
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -202,17 +203,13 @@ class _Compiler:
 
     def if_else(self, node: IfElse, where: str, table: str) -> exp.Expr:
         # A WHEN that is NULL is not taken, as a false condition is not: no COALESCE needed.
-        outer, self.strict = self.strict, False
-        try:
-            cases = [
-                exp.If(
-                    this=self.rule(case.when, f"{where}.cases[{n}].when", table),
-                    true=self.expr(case.then, f"{where}.cases[{n}].then", table),
-                )
-                for n, case in enumerate(node.cases)
-            ]
-        finally:
-            self.strict = outer
+        cases = [
+            exp.If(
+                this=self.rule_as(case.when, f"{where}.cases[{n}].when", table, strict=False),
+                true=self.expr(case.then, f"{where}.cases[{n}].then", table),
+            )
+            for n, case in enumerate(node.cases)
+        ]
         otherwise = self.expr(node.otherwise, child(where, "otherwise"), table)
         return exp.Case(ifs=cases, default=otherwise) if cases else otherwise
 
@@ -288,18 +285,16 @@ class _Compiler:
             return condition
         return exp.Coalesce(this=condition, expressions=[exp.false()])
 
-    def with_strictness(self, build: Callable[[], exp.Expr], *, strict: bool) -> exp.Expr:
+    def rule_as(self, node: Rule, where: str, table: str, *, strict: bool) -> exp.Expr:
+        """Compile ``node`` where a NULL must become FALSE (``strict``) or may stay NULL."""
         outer, self.strict = self.strict, strict
         try:
-            return build()
+            return self.rule(node, where, table)
         finally:
             self.strict = outer
 
     def negate(self, node: Not, where: str, table: str) -> exp.Expr:
-        inner = self.with_strictness(
-            lambda: self.rule(node.rule, child(where, "rule"), table), strict=True
-        )
-        return exp.Not(this=inner)
+        return exp.Not(this=self.rule_as(node.rule, child(where, "rule"), table, strict=True))
 
     def nested(self, node: All | AnyOf, where: str, table: str) -> exp.Expr:
         parts = [self.rule(r, f"{where}.rules[{n}]", table) for n, r in enumerate(node.rules)]
@@ -440,12 +435,7 @@ class _Compiler:
         conditions.extend(self.window(spec.window, at))
         if spec.where is not None:
             # A subquery's WHERE keeps only true rows, whatever surrounds the EXISTS.
-            condition = spec.where
-            conditions.append(
-                self.with_strictness(
-                    lambda: self.rule(condition, child(where, "where"), alias), strict=False
-                )
-            )
+            conditions.append(self.rule_as(spec.where, child(where, "where"), alias, strict=False))
         query = exp.select(exp.Literal.number(1)).from_(
             exp.to_table(self.schema.events_table).as_(alias)
         )
@@ -545,13 +535,9 @@ def _anniversary_days(today: dt.date, ahead: int) -> list[int]:
     for offset in range(min(ahead, 366) + 1):
         day = today + dt.timedelta(days=offset)
         found.add(day.month * 100 + day.day)
-        if day.month == 2 and day.day == 28 and not _leap(day.year):
+        if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
             found.add(229)
     return sorted(found)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def sql_literal(value: Any, dialect: str) -> exp.Expr:

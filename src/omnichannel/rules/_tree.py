@@ -571,10 +571,6 @@ def _filter_of(spec: str | EventCount) -> EventFilter:
     return EventFilter(event=spec) if isinstance(spec, str) else spec.filter
 
 
-def _path(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _check_path(_, attribute, value)
-
-
 @attrs.frozen(kw_only=True)
 class EventAggregate(Rule):
     """An aggregate of one property over the events passing ``filter``, compared with ``value``.
@@ -587,7 +583,7 @@ class EventAggregate(Rule):
     op: ClassVar[str] = "aggregate"
     filter: EventFilter = attrs.field(validator=_of(EventFilter))
     agg: AggregateFn = attrs.field(validator=_one_of(AGGREGATE_FNS))
-    property: str = attrs.field(validator=_path)
+    property: str = attrs.field(validator=_check_path)
     fn: CompareOp = attrs.field(validator=_one_of(COMPARE_OPS))
     value: float = attrs.field(validator=_number)
 
