@@ -43,6 +43,7 @@ from omnichannel.identity._graph import (
     _position,
     _profile_id,
     _resolve,
+    resolution_of,
 )
 from omnichannel.models import Identity, IdentityKind
 
@@ -246,14 +247,7 @@ class BulkResolution:
                     zip(self.identifiers.tolist(), self.labels.tolist(), strict=True)
                 )
             }
-            profiles: dict[str, set[Identity]] = {}
-            for identity, pid in profile_of.items():
-                profiles.setdefault(pid, set()).add(identity)
-        return Resolution(
-            profiles={pid: frozenset(ids) for pid, ids in profiles.items()},
-            profile_of=profile_of,
-            log=self.log,
-        )
+            return resolution_of(profile_of, self.log)
 
 
 def resolve_bulk(

@@ -314,13 +314,18 @@ def _resolve(
             log.append(record)
     find, name = parts.find, parts.profile_id
     profile_of = {identity: name(find(n)) for n, identity in enumerate(parts.identities)}
+    return resolution_of(profile_of, tuple(log))
+
+
+def resolution_of(profile_of: dict[Identity, str], log: tuple[MergeRecord, ...]) -> Resolution:
+    """The `Resolution` whose profiles are the identifiers grouped by ``profile_of``."""
     profiles: dict[str, set[Identity]] = {}
     for identity, pid in profile_of.items():
         profiles.setdefault(pid, set()).add(identity)
     return Resolution(
         profiles={pid: frozenset(ids) for pid, ids in profiles.items()},
         profile_of=profile_of,
-        log=tuple(log),
+        log=log,
     )
 
 
