@@ -455,25 +455,22 @@ def _field_spec(rule: Rule) -> FieldSpec | None:
         # Only strings can equal strings; the type test also keeps unhashable values out.
         membership = "isinstance(v, str) and v " + ("not in" if rule.negate else "in") + " lit"
         return rule.arg.path, membership, frozenset(rule.values)
-    if not isinstance(rule, Compare):
+    found = _field_and_literal(rule) if isinstance(rule, Compare) else None
+    if found is None:
         return None
-    left, right, fn = rule.left, rule.right, str(rule.fn)
-    if isinstance(left, Const) and isinstance(right, Field):
-        left, right, fn = right, left, _MIRROR[fn]
-    if not (isinstance(left, Field) and isinstance(right, Const)):
-        return None
-    lit, symbol = right.value, _SYMBOLS[fn]
+    path, fn, lit = found
+    symbol = _SYMBOLS[fn]
     family = kind(lit)
     if family == "text":
         return (
-            left.path,
+            path,
             "v == lit" if fn == "eq" else f"isinstance(v, str) and v {symbol} lit",
             lit,
         )
     if family == "number":
-        return left.path, f"v.__class__ in numbers and v {symbol} lit", lit
+        return path, f"v.__class__ in numbers and v {symbol} lit", lit
     if family == "bool":
-        return left.path, "v is lit", lit if fn == "eq" else not lit
+        return path, "v is lit", lit if fn == "eq" else not lit
     return None
 
 
@@ -492,15 +489,25 @@ def _compare_temporal(fn: str, path: str, lit: Any) -> Predicate:
 _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
-def _compare(node: Compare) -> Predicate:
-    spec = _field_spec(node)
-    if spec is not None:
-        return _fused([spec])
+def _field_and_literal(node: Compare) -> tuple[str, str, Any] | None:
+    """``(path, fn, literal)`` of a field compared with a literal (either side), else None."""
     left, right, fn = node.left, node.right, str(node.fn)
     if isinstance(left, Const) and isinstance(right, Field):
         left, right, fn = right, left, _MIRROR[fn]
     if isinstance(left, Field) and isinstance(right, Const):
-        return _compare_temporal(fn, left.path, right.value)
+        return left.path, fn, right.value
+    return None
+
+
+def _compare(node: Compare) -> Predicate:
+    spec = _field_spec(node)
+    if spec is not None:
+        return _fused([spec])
+    found = _field_and_literal(node)
+    if found is not None:
+        path, fn, lit = found
+        return _compare_temporal(fn, path, lit)
+    left, right, fn = node.left, node.right, str(node.fn)
     read_left, read_right = value(left), value(right)
     return lambda s, now: same_kind_compare(fn, read_left(s, now), read_right(s, now))
 
