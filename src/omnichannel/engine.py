@@ -8,11 +8,12 @@ and writes the outcome back — all of it, or nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from omnichannel.errors import FieldError, ValidationError
 from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
 from omnichannel.ingest import parse_segment
 from omnichannel.models import Event, Identity, Profile
+from omnichannel.segments import Evaluation, Segment, Segmentation, SegmentChange
+from omnichannel.segments._subject import changed_fields, event_name, subject_events, subject_of
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
 from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
 
@@ -38,8 +41,22 @@ log = logging.getLogger("omnichannel")
 DEFAULT_PATH = "omnichannel.db"
 EXPORT_FORMAT = "omnichannel.profile-export/1"
 
-# Profiles changed in the open transaction: their membership and latest state, by id.
-_Pending = dict[str, tuple[frozenset[Identity], ProfileState[Any]]]
+
+@attrs.define
+class _Work:
+    """What the open transaction changed, to be written once by `Engine._flush`."""
+
+    now: pendulum.DateTime
+    # Profiles changed: their identifiers and latest state, by id.
+    pending: dict[str, tuple[frozenset[Identity], ProfileState[Any]]] = attrs.Factory(dict)
+    # Their state before the transaction; None when every segment must be evaluated again
+    # (a new profile, or one whose identifiers changed).
+    before: dict[str, ProfileState[Any] | None] = attrs.Factory(dict)
+    # Names of the events filed under each, for the segment index.
+    events: dict[str, set[str]] = attrs.Factory(dict)
+    # Memberships of profiles deleted by a merge: they exit those segments.
+    gone: dict[str, frozenset[str]] = attrs.Factory(dict)
+    changes: list[SegmentChange] = attrs.Factory(list)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +70,9 @@ class IngestResult:
     profile_id: str | None
     duplicate: bool = False
     merged: tuple[str, ...] = ()
+    #: Segments entered and exited because of this ingest (on the last result of a batch
+    #: for each profile: memberships are settled once per transaction).
+    segments: tuple[SegmentChange, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +126,8 @@ class Engine:
         reducers: The profile-state reducers (built-ins by default; add your
             own with `omnichannel.state.with_reducers`).
         dedupe_window: A message id seen again within this window is ignored.
+        segments: The segments whose memberships the engine keeps current (a
+            `Segmentation`, or `Segment` definitions, checked here).
 
     Examples:
         >>> from omnichannel.store import MemoryStore
@@ -134,6 +156,7 @@ class Engine:
         rules: IdentityRules | None = None,
         reducers: Sequence[Reducer[Any]] = BUILT_IN,
         dedupe_window: pendulum.Duration | None = None,
+        segments: Segmentation | Iterable[Segment] = (),
     ) -> None:
         self.store: Store = (
             store
@@ -144,9 +167,13 @@ class Engine:
         self.rules = rules or IdentityRules()
         self.reducers = tuple(reducers)
         self.dedupe_window = dedupe_window or pendulum.duration(hours=24)
+        self.segmentation = (
+            segments if isinstance(segments, Segmentation) else Segmentation(segments)
+        )
         # Per-process cache of folded state, trusted only while the profile's version matches.
         self._states: dict[str, tuple[int, ProfileState[Any]]] = {}
         self._known_links: dict[frozenset[Identity], Key] = {}
+        self._listeners: list[Callable[[Sequence[SegmentChange]], object]] = []
 
     # --- writing ------------------------------------------------------------------------
 
@@ -189,12 +216,15 @@ class Engine:
         with self.store.transaction() as tx:
             # The clock is read once the write lock is held, so events that carry no time of
             # their own are stamped in the order writers get their turn (no late-event refolds).
-            events = self._parse_all(payloads, self.clock.now())
-            pending: _Pending = {}
-            results.extend(self._ingest_one(tx, event, pending, only) for event in events)
-            self._flush(tx, pending, staged)
+            work = _Work(now=self.clock.now())
+            events = self._parse_all(payloads, work.now)
+            results.extend(self._ingest_one(tx, event, work, only) for event in events)
+            self._flush(tx, work, staged)
         # Only what was committed may be cached.
         self._states.update(staged)
+        if work.changes:
+            results = _with_changes(results, work.changes)
+            self._announce(work.changes)
         return results
 
     def _parse_all(
@@ -218,7 +248,7 @@ class Engine:
         self,
         tx: Transaction,
         event: Event,
-        pending: _Pending,
+        work: _Work,
         only: frozenset[Identity] | None = None,
     ) -> IngestResult:
         if not tx.remember_message(event.message_id, event.received_at, self.dedupe_window):
@@ -235,7 +265,7 @@ class Engine:
         membership: Mapping[str, frozenset[Identity]] = {}
         if new_links or any(i not in rows or key < rows[i].first_seen for i in ids):
             tx.put_links(new_links)
-            result, before = self._reresolve(tx, ids, key)
+            result, before = self._reresolve(tx, ids, key, work)
             ours = {(frozenset((link.a, link.b)), link.message_id) for link in new_links}
             records = [
                 r
@@ -254,10 +284,11 @@ class Engine:
         tx.append_event(event, ids[0])
         for pid in sorted(touched):
             filed = (event, ids) if pid == profile_id else None
-            self._refresh(tx, pid, membership.get(pid), filed, pending)
+            self._refresh(tx, pid, membership.get(pid), filed, work)
+        work.events.setdefault(profile_id, set()).add(event_name(event))
         for gone in before - touched:
             # Deleted by the re-resolution: nothing of it may be written back or trusted.
-            pending.pop(gone, None)
+            work.pending.pop(gone, None)
             self._states.pop(gone, None)
         log.debug(
             "ingested message_id=%s type=%s profile=%s identifiers=%d",
@@ -299,7 +330,7 @@ class Engine:
         return members, list(links.values())
 
     def _reresolve(
-        self, tx: Transaction, start: Iterable[Identity], key: Key | None
+        self, tx: Transaction, start: Iterable[Identity], key: Key | None, work: _Work
     ) -> tuple[Resolution, set[str]]:
         """Resolve the component around ``start`` again and store who now belongs where.
 
@@ -314,6 +345,7 @@ class Engine:
         tx.put_identity_rows({i: row for i, row in wanted.items() if rows.get(i) != row})
         before = {row.profile_id for row in rows.values()}
         for gone in before - set(result.profiles):
+            work.gone[gone] = work.gone.get(gone, frozenset()) | tx.memberships(gone)
             tx.delete_profile(gone)
         return result, before
 
@@ -363,15 +395,15 @@ class Engine:
         profile_id: str,
         members: frozenset[Identity] | None,
         filed: tuple[Event, list[Identity]] | None,
-        pending: _Pending,
+        work: _Work,
     ) -> None:
-        """Bring a profile's state up to date in ``pending`` (written by `_flush`).
+        """Bring a profile's state up to date in ``work.pending`` (written by `_flush`).
 
         ``members`` is the profile's new membership (None: unchanged); ``filed``
         the event just filed under it with its identifiers (None: only the
         membership changed).
         """
-        known = pending.get(profile_id)
+        known = work.pending.get(profile_id)
         row = None
         if known is not None:
             current: frozenset[Identity] | None = known[0]
@@ -392,23 +424,71 @@ class Engine:
                 state = advance(base, event, event_ids, self.reducers)
         if state is None:
             state = fold(tx.events_of(identities), rules=self.rules, reducers=self.reducers)
-        pending[profile_id] = (identities, state)
+        if known is None:
+            unchanged = row is not None and current == identities
+            work.before[profile_id] = self._current(row) if unchanged and row else None
+        work.pending[profile_id] = (identities, state)
 
     def _flush(
         self,
         tx: Transaction,
-        pending: _Pending,
+        work: _Work,
         staged: dict[str, tuple[int, ProfileState[Any]]],
     ) -> None:
         """Write each profile changed in this transaction once, with its latest snapshot.
 
         A snapshot is a cache of the fold of the profile's events, so one per
         profile per transaction keeps it exact: nothing outside the
-        transaction ever sees the profile between two of its events.
+        transaction ever sees the profile between two of its events. The
+        same goes for segment memberships: settled once, from the final state.
         """
-        for profile_id, (identities, state) in pending.items():
+        for profile_id, (identities, state) in work.pending.items():
             snapshot = self._encode(state) if self.store.serializes_snapshots else state
             staged[profile_id] = (tx.put_profile(profile_id, identities, snapshot), state)
+        if not self.segmentation.segments:
+            return
+        for profile_id, keys in work.gone.items():
+            work.changes.extend(
+                SegmentChange(profile_id=profile_id, segment=key, entered=False, at=work.now)
+                for key in sorted(keys)
+            )
+        for profile_id, (identities, state) in work.pending.items():
+            members = tx.memberships(profile_id)
+            after = subject_of(profile_id, state, segments=members)
+            base = work.before.get(profile_id)
+            fields = () if base is None else changed_fields(subject_of(profile_id, base), after)
+            self._settle(
+                tx,
+                profile_id,
+                self.segmentation.evaluate(
+                    profile_id,
+                    after,
+                    work.now,
+                    members,
+                    events=work.events.get(profile_id, ()),
+                    fields=fields,
+                    everything=base is None,
+                    history=functools.partial(self._history, tx, identities),
+                ),
+                work,
+            )
+
+    def _history(self, tx: Transaction, identities: Iterable[Identity]) -> list[dict[str, Any]]:
+        """A profile's events as segment rules read them, in time order."""
+        return subject_events(tx.events_of(identities))
+
+    def _settle(self, tx: Transaction, profile_id: str, result: Evaluation, work: _Work) -> None:
+        """Store what one segment evaluation decided."""
+        if result.changes:
+            tx.put_memberships(
+                profile_id,
+                [c.segment for c in result.changes if c.entered],
+                [c.segment for c in result.changes if not c.entered],
+                work.now,
+            )
+            work.changes.extend(result.changes)
+        if result.timers:
+            tx.put_timers(profile_id, result.timers)
 
     def _current(self, row: ProfileRow) -> ProfileState[Any] | None:
         """The state matching the row's version: cached here, or decoded from its snapshot."""
@@ -507,6 +587,109 @@ class Engine:
             row = self._row(tx, ref)
             return None if row is None else self._around(tx, row.identities, None)[0]
 
+    # --- segments -------------------------------------------------------------------------
+
+    def on_segment_change(self, listener: Callable[[Sequence[SegmentChange]], object]) -> None:
+        """Call ``listener`` with the segment entries and exits of each committed transaction.
+
+        It runs after the commit, in the thread that ingested; an exception it
+        raises propagates to that caller (the data is already stored).
+        """
+        self._listeners.append(listener)
+
+    def _announce(self, changes: Sequence[SegmentChange]) -> None:
+        for listener in self._listeners:
+            listener(tuple(changes))
+
+    def members(self, segment: str) -> list[str]:
+        """The ids of the profiles in a segment, sorted.
+
+        Raises:
+            ValidationError: no segment has this key.
+        """
+        self._segment(segment)
+        with self.store.transaction() as tx:
+            return tx.segment_members(segment)
+
+    def segments_of(self, ref: str | Identity) -> frozenset[str]:
+        """The keys of the segments a profile (by id or identifier) is in."""
+        with self.store.transaction() as tx:
+            pid = self._profile_id(tx, ref)
+            return tx.memberships(pid) if pid else frozenset()
+
+    def _segment(self, key: object) -> Segment:
+        if not isinstance(key, str) or key not in self.segmentation:
+            raise ValidationError.one(
+                "$.segment", "unknown_segment", f"no segment has the key {key!r}"
+            )
+        return self.segmentation[key]
+
+    def refresh(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:
+        """Flip the memberships whose time has come ("did X within 7 days" ran out).
+
+        Only profiles with a timer due at ``now`` (default: the clock's) are
+        read, and for them only the due segments (and those that refer to
+        them) are evaluated: the cost follows what is due, not the population.
+        Call it from a scheduler as often as memberships should be fresh.
+        """
+        work = _Work(now=now or self.clock.now())
+        with self.store.transaction() as tx:
+            for profile_id, keys in sorted(tx.due_timers(work.now).items()):
+                row = tx.profile(profile_id)
+                if row is None:  # pragma: no cover - deleting a profile clears its timers
+                    continue
+                state = self._current(row) or fold(
+                    tx.events_of(row.identities), rules=self.rules, reducers=self.reducers
+                )
+                members = tx.memberships(profile_id)
+                result = self.segmentation.evaluate(
+                    profile_id,
+                    subject_of(profile_id, state, segments=members),
+                    work.now,
+                    members,
+                    due=keys,
+                    history=functools.partial(self._history, tx, row.identities),
+                )
+                self._settle(tx, profile_id, result, work)
+        if work.changes:
+            self._announce(work.changes)
+        return work.changes
+
+    def backfill(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:
+        """Evaluate every segment for every profile (after adding or editing segments).
+
+        Memberships of segments no longer defined are removed (without
+        changes: the segment is gone, nobody is told they left it). One
+        transaction per profile, so ingestion is never held up for long.
+        """
+        work = _Work(now=now or self.clock.now())
+        defined = {s.key for s in self.segmentation.segments}
+        for profile_id in self.store.profile_ids():
+            with self.store.transaction() as tx:
+                row = tx.profile(profile_id)
+                if row is None:  # pragma: no cover - deleted since the listing
+                    continue
+                state = self._current(row) or fold(
+                    tx.events_of(row.identities), rules=self.rules, reducers=self.reducers
+                )
+                stored = tx.memberships(profile_id)
+                stale = stored - defined
+                if stale:
+                    tx.put_memberships(profile_id, (), stale, work.now)
+                members = stored & defined
+                result = self.segmentation.evaluate(
+                    profile_id,
+                    subject_of(profile_id, state, segments=members),
+                    work.now,
+                    members,
+                    everything=True,
+                    history=functools.partial(self._history, tx, row.identities),
+                )
+                self._settle(tx, profile_id, result, work)
+        if work.changes:
+            self._announce(work.changes)
+        return work.changes
+
     # --- operator actions ---------------------------------------------------------------
 
     def unmerge(self, ref: str | Identity, *, keep: Identity, split: Identity) -> list[str]:
@@ -532,12 +715,12 @@ class Engine:
                     "$.ref", "invalid", "the profile must hold both keep and split"
                 )
             tx.add_separation(keep, split)
-            result, before = self._reresolve(tx, row.identities, None)
+            work = _Work(now=self.clock.now())
+            result, before = self._reresolve(tx, row.identities, None, work)
             staged: dict[str, tuple[int, ProfileState[Any]]] = {}
-            pending: _Pending = {}
             for new in sorted(result.profiles):
-                self._refresh(tx, new, result.profiles[new], None, pending)
-            self._flush(tx, pending, staged)
+                self._refresh(tx, new, result.profiles[new], None, work)
+            self._flush(tx, work, staged)
             for gone in before - set(result.profiles):
                 self._states.pop(gone, None)
             log.info("unmerge profile=%s into %d profiles", pid, len(result.profiles))
@@ -632,3 +815,25 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _with_changes(
+    results: list[IngestResult], changes: Sequence[SegmentChange]
+) -> list[IngestResult]:
+    """Attach each profile's segment changes to its last result in the batch.
+
+    Changes of profiles merged away go with the result of the merge that absorbed them.
+    """
+    last: dict[str, int] = {}
+    for n, result in enumerate(results):
+        if result.profile_id is not None:
+            last[result.profile_id] = n
+        for absorbed in result.merged:
+            last[absorbed] = n
+    grouped: dict[int, list[SegmentChange]] = {}
+    for change in changes:
+        grouped.setdefault(last.get(change.profile_id, len(results) - 1), []).append(change)
+    return [
+        attrs.evolve(result, segments=tuple(grouped[n])) if n in grouped else result
+        for n, result in enumerate(results)
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -15,6 +17,7 @@ from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
 from omnichannel.store._protocol import IdentityRow, ProfileRow
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -119,6 +122,8 @@ class _MemoryTransaction:
 
     def delete_profile(self, profile_id: str) -> None:
         self._delete(self._s.profiles, profile_id)
+        self.put_memberships(profile_id, (), self.memberships(profile_id), _EPOCH)
+        self._delete(self._s.timers, profile_id)
 
     def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
         gone = set(identities)
@@ -145,6 +150,56 @@ class _MemoryTransaction:
 
     def secret(self) -> bytes:
         return self._s.key
+
+    def memberships(self, profile_id: str) -> frozenset[str]:
+        return frozenset(self._s.members.get(profile_id, ()))
+
+    def put_memberships(
+        self, profile_id: str, entered: Iterable[str], exited: Iterable[str], at: dt.datetime
+    ) -> None:
+        del at  # memory keeps no history of when
+        for present, keys in ((True, entered), (False, exited)):
+            for key in keys:
+                self._toggle(self._s.members.setdefault(profile_id, set()), key, present)
+                self._toggle(self._s.by_segment.setdefault(key, set()), profile_id, present)
+
+    def _toggle(self, group: set[str], item: str, present: bool) -> None:
+        if present and item not in group:
+            group.add(item)
+            self.undo.append(partial(group.discard, item))
+        elif not present and item in group:
+            group.discard(item)
+            self.undo.append(partial(group.add, item))
+
+    def segment_members(self, segment: str) -> list[str]:
+        return sorted(self._s.by_segment.get(segment, ()))
+
+    def put_timers(self, profile_id: str, timers: Mapping[str, dt.datetime | None]) -> None:
+        mine = dict(self._s.timers.get(profile_id, {}))
+        for key, due in timers.items():
+            if due is None:
+                mine.pop(key, None)
+            else:
+                mine[key] = due
+                heapq.heappush(self._s.timer_heap, (due, profile_id, key))
+        if mine:
+            self._set(self._s.timers, profile_id, mine)
+        else:
+            self._delete(self._s.timers, profile_id)
+
+    def due_timers(self, now: dt.datetime) -> dict[str, frozenset[str]]:
+        heap, timers = self._s.timer_heap, self._s.timers
+        found: dict[str, set[str]] = {}
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            self.undo.append(partial(heapq.heappush, heap, entry))
+            due, profile_id, key = entry
+            # The heap keeps superseded entries; only one matching the profile's timer counts.
+            if timers.get(profile_id, {}).get(key) == due:
+                found.setdefault(profile_id, set()).add(key)
+        for profile_id, keys in found.items():
+            self.put_timers(profile_id, dict.fromkeys(keys))
+        return {profile_id: frozenset(keys) for profile_id, keys in found.items()}
 
 
 class MemoryStore:
@@ -174,6 +229,11 @@ class MemoryStore:
         self.events: dict[Identity, list[Event]] = {}
         self.profiles: dict[str, ProfileRow] = {}
         self.suppressed: dict[str, pendulum.DateTime] = {}
+        self.members: dict[str, set[str]] = {}
+        self.by_segment: dict[str, set[str]] = {}
+        self.timers: dict[str, dict[str, dt.datetime]] = {}
+        # (due, profile id, segment) for every timer set; superseded entries are skipped.
+        self.timer_heap: list[tuple[dt.datetime, str, str]] = []
         self.version = 0
         self.key = secrets.token_bytes(32)
         self._lock = threading.RLock()

@@ -9,6 +9,7 @@ version it saw is current. Everything one ingest writes happens inside one
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
@@ -111,7 +112,7 @@ class Transaction(Protocol):
         ...
 
     def delete_profile(self, profile_id: str) -> None:
-        """Remove a profile row (its identifiers moved elsewhere, or it was erased)."""
+        """Remove a profile row, its memberships and timers (merged away, or erased)."""
         ...
 
     def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
@@ -128,6 +129,31 @@ class Transaction(Protocol):
 
     def secret(self) -> bytes:
         """This store's key for keyed hashes (made once, then kept)."""
+        ...
+
+    def memberships(self, profile_id: str) -> frozenset[str]:
+        """The keys of the segments a profile is in."""
+        ...
+
+    def put_memberships(
+        self, profile_id: str, entered: Iterable[str], exited: Iterable[str], at: dt.datetime
+    ) -> None:
+        """Record a profile entering and exiting segments at ``at``."""
+        ...
+
+    def segment_members(self, segment: str) -> list[str]:
+        """The ids of the profiles in a segment, sorted."""
+        ...
+
+    def put_timers(self, profile_id: str, timers: Mapping[str, dt.datetime | None]) -> None:
+        """Set when each segment may next flip for a profile (None: no timer)."""
+        ...
+
+    def due_timers(self, now: dt.datetime) -> dict[str, frozenset[str]]:
+        """The timers due at ``now`` (at or before it): segment keys by profile id.
+
+        Returned timers are taken off the index; the caller sets new ones.
+        """
         ...
 
 

@@ -9,6 +9,7 @@ migrated on open.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import random
@@ -64,6 +65,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters VALUES ('profile_version', 0);
     CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    """,
+    """
+    CREATE TABLE segment_members (
+        profile_id TEXT NOT NULL, segment TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (profile_id, segment)
+    ) WITHOUT ROWID;
+    CREATE INDEX segment_members_segment ON segment_members (segment, profile_id);
+    CREATE TABLE segment_timers (
+        profile_id TEXT NOT NULL, segment TEXT NOT NULL, due TEXT NOT NULL,
+        PRIMARY KEY (profile_id, segment)
+    ) WITHOUT ROWID;
+    CREATE INDEX segment_timers_due ON segment_timers (due);
     """,
 )
 
@@ -287,7 +300,8 @@ class _SQLiteTransaction:
         return int(version)
 
     def delete_profile(self, profile_id: str) -> None:
-        self._db.execute("DELETE FROM profiles WHERE profile_id = ?", (profile_id,))
+        for table in ("profiles", "segment_members", "segment_timers"):
+            self._db.execute(f"DELETE FROM {table} WHERE profile_id = ?", (profile_id,))  # noqa: S608 - fixed table names
 
     def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
         keys = [_key(i) for i in identities]
@@ -317,6 +331,52 @@ class _SQLiteTransaction:
         self._db.execute("INSERT INTO meta VALUES ('secret', ?)", (key,))
         return key
 
+    def memberships(self, profile_id: str) -> frozenset[str]:
+        rows = self._db.execute(
+            "SELECT segment FROM segment_members WHERE profile_id = ?", (profile_id,)
+        )
+        return frozenset(key for (key,) in rows)
+
+    def put_memberships(
+        self, profile_id: str, entered: Iterable[str], exited: Iterable[str], at: dt.datetime
+    ) -> None:
+        since = format_timestamp(at)
+        self._db.executemany(
+            "INSERT OR IGNORE INTO segment_members VALUES (?, ?, ?)",
+            [(profile_id, key, since) for key in entered],
+        )
+        self._db.executemany(
+            "DELETE FROM segment_members WHERE profile_id = ? AND segment = ?",
+            [(profile_id, key) for key in exited],
+        )
+
+    def segment_members(self, segment: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT profile_id FROM segment_members WHERE segment = ? ORDER BY profile_id",
+            (segment,),
+        )
+        return [pid for (pid,) in rows]
+
+    def put_timers(self, profile_id: str, timers: Mapping[str, dt.datetime | None]) -> None:
+        self._db.executemany(
+            "DELETE FROM segment_timers WHERE profile_id = ? AND segment = ?",
+            [(profile_id, key) for key, due in timers.items() if due is None],
+        )
+        self._db.executemany(
+            "INSERT OR REPLACE INTO segment_timers VALUES (?, ?, ?)",
+            [(profile_id, key, format_timestamp(due)) for key, due in timers.items() if due],
+        )
+
+    def due_timers(self, now: dt.datetime) -> dict[str, frozenset[str]]:
+        rows = self._db.execute(
+            "DELETE FROM segment_timers WHERE due <= ? RETURNING profile_id, segment",
+            (format_timestamp(now),),
+        ).fetchall()
+        found: dict[str, set[str]] = {}
+        for profile_id, key in rows:
+            found.setdefault(profile_id, set()).add(key)
+        return {profile_id: frozenset(keys) for profile_id, keys in found.items()}
+
 
 class SQLiteStore:
     """Everything in one SQLite file: durable, and shared safely by several processes.
@@ -336,7 +396,7 @@ class SQLiteStore:
         >>> import tempfile, pathlib
         >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "shop.db")
         >>> store.schema_version
-        1
+        2
         >>> store.close()
 
     .. versionadded:: 0.1.0

@@ -1,0 +1,190 @@
+"""The subject a segment rule reads: one profile's traits, computed state and events.
+
+Rules speak of ``traits.country``, ``state.orders`` or ``did("Order
+Completed")``; this module is the one place that says what those paths mean
+for a profile, so the real-time path, the timers and the batch SQL tables all
+read the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from omnichannel.models import Event, EventType
+from omnichannel.models._names import Channel
+from omnichannel.models._profile import _known_zone
+from omnichannel.rules._schema import Schema
+from omnichannel.state import ProfileState
+
+#: The event name a rule sees for calls that carry none of their own.
+_CALL_NAMES: Mapping[EventType, str] = {
+    EventType.PAGE: "Page Viewed",
+    EventType.SCREEN: "Screen Viewed",
+    EventType.IDENTIFY: "Identify",
+    EventType.GROUP: "Group",
+    EventType.ALIAS: "Alias",
+}
+
+#: The computed state every subject carries under ``state.``, with its type.
+STATE_FIELDS: Mapping[str, str] = {
+    "state.events": "integer",
+    "state.first_seen": "instant",
+    "state.last_seen": "instant",
+    "state.last_channel": "text",
+    "state.channel_count": "integer",
+    "state.orders": "integer",
+    "state.first_order": "instant",
+    "state.last_order": "instant",
+    "state.cart_items": "integer",
+    "state.cart_updated": "instant",
+    "state.points": "integer",
+}
+
+#: Per channel, under ``state.channels.<channel>.``.
+CHANNEL_FIELDS: Mapping[str, str] = {
+    "events": "integer",
+    "first_seen": "instant",
+    "last_seen": "instant",
+}
+
+
+def event_name(event: Event) -> str:
+    """The name rules match: a track call's own, else ``Page Viewed``, ``Screen Viewed``..."""
+    if event.name is not None and event.type is EventType.TRACK:
+        return event.name
+    return _CALL_NAMES.get(event.type, event.type.value.title())
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    """One event as rules read it: ``event``, ``timestamp``, ``channel``, ``properties``."""
+    return {
+        "event": event_name(event),
+        "timestamp": event.timestamp,
+        "channel": None if event.channel is None else str(event.channel),
+        "properties": event.properties,
+        "message_id": event.message_id,
+    }
+
+
+def _time_zone(state: ProfileState[Any]) -> str:
+    for candidate in (state.traits.get("timezone"), state.activity.time_zone):
+        if isinstance(candidate, str) and _known_zone(candidate):
+            return candidate
+    return "UTC"
+
+
+def _state(state: ProfileState[Any]) -> dict[str, Any]:
+    activity, orders, cart = state.activity, state.orders, state.cart
+    values = state.values
+    revenue = {currency: float(money.amount) for currency, money in orders.revenue().items()}
+    consent: dict[str, dict[str, str]] = {}
+    for record in state.consents.records:
+        scope = "any" if record.channel is None else str(record.channel)
+        consent.setdefault(record.purpose, {})[scope] = record.status.value
+    return {
+        "events": activity.events,
+        "first_seen": activity.first_seen,
+        "last_seen": activity.last_seen,
+        "last_channel": None if activity.last_channel is None else str(activity.last_channel),
+        "channel_count": len(activity.channels),
+        "channels": {
+            str(name): {"events": c.events, "first_seen": c.first_seen, "last_seen": c.last_seen}
+            for name, c in activity.channels.items()
+        },
+        "orders": orders.count,
+        "first_order": orders.first_order_at,
+        "last_order": orders.last_order_at,
+        "revenue": revenue,
+        "cart_items": sum(line.quantity for line in cart.lines),
+        "cart_updated": cart.updated_at if cart.lines else None,
+        "points": values["loyalty"].balance if "loyalty" in values else 0,
+        "consent": consent,
+    }
+
+
+def subject_of(
+    profile_id: str,
+    state: ProfileState[Any],
+    *,
+    segments: Collection[str] = frozenset(),
+    events: Iterable[Event] | None = None,
+) -> dict[str, Any]:
+    """The document segment rules read for one profile.
+
+    ``traits`` are the profile's traits; ``state`` its computed state
+    (`STATE_FIELDS`, ``state.channels.<channel>.last_seen``,
+    ``state.revenue.<currency>``, ``state.consent.<purpose>.<channel or
+    "any">``); ``timezone`` its time zone; ``segments`` the segments it is in;
+    ``events`` its events (`event_doc`), when given.
+
+    Examples:
+        >>> from omnichannel.state import fold
+        >>> subject = subject_of("p1", fold([]))
+        >>> subject["state"]["orders"], subject["timezone"]
+        (0, 'UTC')
+
+    .. versionadded:: 0.1.0
+    """
+    subject: dict[str, Any] = {
+        "profile_id": profile_id,
+        "timezone": _time_zone(state),
+        "traits": state.traits,
+        "state": _state(state),
+        "segments": segments,
+    }
+    if events is not None:
+        subject["events"] = subject_events(events)
+    return subject
+
+
+def subject_events(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """Events as rules read them (`event_doc`), in time order."""
+    return sorted((event_doc(e) for e in events), key=lambda d: (d["timestamp"], d["message_id"]))
+
+
+def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> set[str]:
+    """The subject paths whose value differs (one level into ``traits`` and ``state``)."""
+    if before is None:
+        return {"traits", "state", "timezone"}
+    changed = {"timezone"} if before["timezone"] != after["timezone"] else set()
+    for section in ("traits", "state"):
+        old, new = before[section], after[section]
+        if old is new:
+            continue
+        for name in old.keys() | new.keys():
+            if old.get(name) != new.get(name):
+                changed.add(f"{section}.{name}")
+    return changed
+
+
+def subject_schema(
+    *,
+    traits: Mapping[str, str] | None = None,
+    event_properties: Mapping[str, str] | None = None,
+    currencies: Iterable[str] = (),
+    channels: Iterable[str] = (),
+) -> Schema:
+    """The `Schema` of subjects: the given traits and event properties plus the built-in state.
+
+    ``traits`` maps trait names to types (``{"country": "text"}``);
+    ``event_properties`` likewise for event properties; ``currencies`` adds
+    ``state.revenue.<currency>``; ``channels`` (default: every built-in
+    channel) adds ``state.channels.<channel>.*``.
+
+    Examples:
+        >>> schema = subject_schema(traits={"country": "text"}, currencies=["EUR"])
+        >>> schema.fields["traits.country"], schema.fields["state.revenue.EUR"]
+        ('text', 'number')
+
+    .. versionadded:: 0.1.0
+    """
+    fields = {f"traits.{name}": type_ for name, type_ in (traits or {}).items()}
+    fields.update(STATE_FIELDS)
+    for channel in list(channels) or [str(c) for c in Channel.known()]:
+        for name, type_ in CHANNEL_FIELDS.items():
+            fields[f"state.channels.{channel}.{name}"] = type_
+    for currency in currencies:
+        fields[f"state.revenue.{currency.upper()}"] = "number"
+    props = {f"properties.{name}": type_ for name, type_ in (event_properties or {}).items()}
+    return Schema(fields=fields, event_fields=props)
