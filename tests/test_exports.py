@@ -38,7 +38,9 @@ PUBLIC = {
         "MergePolicy", "MergeRecord", "Resolution", "profile_id_for", "resolve", "resolve_bulk",
     ],
     "omnichannel.segments": [
-        "Reads", "Segment", "Verdict", "define_segments", "explain", "next_change", "reads",
+        "STATE_FIELDS", "Evaluation", "Reads", "Segment", "SegmentChange", "Segmentation",
+        "Verdict", "define_segments", "event_doc", "explain", "next_change", "reads",
+        "subject_events", "subject_of", "subject_schema",
     ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",

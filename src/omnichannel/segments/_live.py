@@ -92,7 +92,7 @@ class Segmentation:
         ['buyers']
         >>> now = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
         >>> result = segmentation.evaluate(
-        ...     "p1", {"traits": {"country": "DE"}, "events": []}, now, frozenset()
+        ...     "p1", {"traits": {"country": "DE"}, "events": []}, now, frozenset(), everything=True
         ... )
         >>> sorted(result.members), [c.name for c in result.changes]
         (['de'], ['Segment Entered'])
