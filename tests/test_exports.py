@@ -39,8 +39,8 @@ PUBLIC = {
     ],
     "omnichannel.segments": [
         "STATE_FIELDS", "Evaluation", "Reads", "Segment", "SegmentChange", "Segmentation",
-        "Verdict", "define_segments", "event_doc", "explain", "next_change", "reads",
-        "subject_events", "subject_of", "subject_schema",
+        "Verdict", "batch_members", "define_segments", "event_doc", "explain", "next_change",
+        "reads", "subject_events", "subject_of", "subject_schema", "subject_tables",
     ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",

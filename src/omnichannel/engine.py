@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -490,6 +490,13 @@ class Engine:
         if result.timers:
             tx.put_timers(profile_id, result.timers)
 
+    def _state_of(self, tx: Transaction, row: ProfileRow) -> ProfileState[Any]:
+        """A profile's current state: cached, decoded from its snapshot, or folded anew."""
+        state = self._current(row)
+        if state is None:
+            state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
+        return state
+
     def _current(self, row: ProfileRow) -> ProfileState[Any] | None:
         """The state matching the row's version: cached here, or decoded from its snapshot."""
         cached = self._states.get(row.profile_id)
@@ -551,9 +558,7 @@ class Engine:
             if row is None:
                 return None
             pid = row.profile_id
-            state = self._current(row)
-            if state is None:
-                state = fold(tx.events_of(row.identities), rules=self.rules, reducers=self.reducers)
+            state = self._state_of(tx, row)
         self._states[pid] = (row.version, state)
         return state
 
@@ -624,6 +629,26 @@ class Engine:
             )
         return self.segmentation[key]
 
+    def subjects(self, *, events: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every profile's subject document (what segment rules read), by profile id.
+
+        With ``events`` (the default) each holds the profile's event history,
+        as the real-time path reads it: feed them to `batch_members` or to a
+        `Segmentation` to recompute memberships from scratch.
+        """
+        for profile_id in self.store.profile_ids():
+            with self.store.transaction() as tx:
+                row = tx.profile(profile_id)
+                if row is None:  # pragma: no cover - deleted since the listing
+                    continue
+                subject = subject_of(
+                    profile_id,
+                    self._state_of(tx, row),
+                    segments=tx.memberships(profile_id),
+                    events=tx.events_of(row.identities) if events else None,
+                )
+            yield profile_id, subject
+
     def refresh(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:
         """Flip the memberships whose time has come ("did X within 7 days" ran out).
 
@@ -638,9 +663,7 @@ class Engine:
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleting a profile clears its timers
                     continue
-                state = self._current(row) or fold(
-                    tx.events_of(row.identities), rules=self.rules, reducers=self.reducers
-                )
+                state = self._state_of(tx, row)
                 members = tx.memberships(profile_id)
                 result = self.segmentation.evaluate(
                     profile_id,
@@ -669,9 +692,7 @@ class Engine:
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleted since the listing
                     continue
-                state = self._current(row) or fold(
-                    tx.events_of(row.identities), rules=self.rules, reducers=self.reducers
-                )
+                state = self._state_of(tx, row)
                 stored = tx.memberships(profile_id)
                 stale = stored - defined
                 if stale:

@@ -10,6 +10,7 @@ all on every ingest and on `Engine.refresh`.
 .. versionadded:: 0.1.0
 """
 
+from omnichannel.segments._batch import batch_members, subject_tables
 from omnichannel.segments._explain import Verdict, explain
 from omnichannel.segments._live import Evaluation, Segmentation, SegmentChange
 from omnichannel.segments._reads import Reads, reads
@@ -31,6 +32,7 @@ __all__ = [
     "SegmentChange",
     "Segmentation",
     "Verdict",
+    "batch_members",
     "define_segments",
     "event_doc",
     "explain",
@@ -39,4 +41,5 @@ __all__ = [
     "subject_events",
     "subject_of",
     "subject_schema",
+    "subject_tables",
 ]
