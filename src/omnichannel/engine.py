@@ -454,9 +454,13 @@ class Engine:
             )
         for profile_id, (identities, state) in work.pending.items():
             members = tx.memberships(profile_id)
-            after = subject_of(profile_id, state, segments=members)
+            after = subject_of(profile_id, state, segments=members, identities=identities)
             base = work.before.get(profile_id)
-            fields = () if base is None else changed_fields(subject_of(profile_id, base), after)
+            fields = (
+                ()
+                if base is None
+                else changed_fields(subject_of(profile_id, base, identities=identities), after)
+            )
             self._settle(
                 tx,
                 profile_id,
@@ -646,6 +650,7 @@ class Engine:
                     self._state_of(tx, row),
                     segments=tx.memberships(profile_id),
                     events=tx.events_of(row.identities) if events else None,
+                    identities=row.identities,
                 )
             yield profile_id, subject
 
@@ -667,7 +672,7 @@ class Engine:
                 members = tx.memberships(profile_id)
                 result = self.segmentation.evaluate(
                     profile_id,
-                    subject_of(profile_id, state, segments=members),
+                    subject_of(profile_id, state, segments=members, identities=row.identities),
                     work.now,
                     members,
                     due=keys,
@@ -700,7 +705,7 @@ class Engine:
                 members = stored & defined
                 result = self.segmentation.evaluate(
                     profile_id,
-                    subject_of(profile_id, state, segments=members),
+                    subject_of(profile_id, state, segments=members, identities=row.identities),
                     work.now,
                     members,
                     everything=True,

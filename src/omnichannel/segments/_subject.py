@@ -8,14 +8,15 @@ read the same values.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from omnichannel.models import Event, EventType
+from omnichannel.models import Event, EventType, Identity
 from omnichannel.models._names import Channel
 from omnichannel.models._profile import _known_zone
 from omnichannel.rules._schema import Schema
-from omnichannel.state import ProfileState
+from omnichannel.state import Orders, ProfileState
 
 #: The event name a rule sees for calls that carry none of their own.
 _CALL_NAMES: Mapping[EventType, str] = {
@@ -33,9 +34,12 @@ STATE_FIELDS: Mapping[str, str] = {
     "state.last_seen": "instant",
     "state.last_channel": "text",
     "state.channel_count": "integer",
+    "state.identified": "bool",
     "state.orders": "integer",
     "state.first_order": "instant",
     "state.last_order": "instant",
+    "state.order_gap_days": "number",
+    "state.next_order_due": "instant",
     "state.cart_items": "integer",
     "state.cart_updated": "instant",
     "state.points": "integer",
@@ -74,8 +78,23 @@ def _time_zone(state: ProfileState[Any]) -> str:
     return "UTC"
 
 
-def _state(state: ProfileState[Any]) -> dict[str, Any]:
+#: Identifier kinds that do not name a person (a browser, a device): a profile with only
+#: these is an anonymous visitor.
+ANONYMOUS_KINDS = frozenset({"anonymous_id", "device_id", "push_token", "advertising_id"})
+
+
+def _cadence(orders: Orders) -> tuple[float | None, dt.datetime | None]:
+    """The average days between a person's orders, and when the next one is due by it."""
+    first, last, count = orders.first_order_at, orders.last_order_at, orders.count
+    if first is None or last is None or count < 2:
+        return None, None
+    gap = dt.timedelta(seconds=(last - first).total_seconds() / (count - 1))
+    return gap / dt.timedelta(days=1), last + gap
+
+
+def _state(state: ProfileState[Any], identities: Iterable[Identity] | None) -> dict[str, Any]:
     activity, orders, cart = state.activity, state.orders, state.cart
+    gap_days, due = _cadence(orders)
     values = state.values
     revenue = {currency: float(money.amount) for currency, money in orders.revenue().items()}
     consent: dict[str, dict[str, str]] = {}
@@ -92,9 +111,14 @@ def _state(state: ProfileState[Any]) -> dict[str, Any]:
             str(name): {"events": c.events, "first_seen": c.first_seen, "last_seen": c.last_seen}
             for name, c in activity.channels.items()
         },
+        "identified": None
+        if identities is None
+        else any(str(i.kind) not in ANONYMOUS_KINDS for i in identities),
         "orders": orders.count,
         "first_order": orders.first_order_at,
         "last_order": orders.last_order_at,
+        "order_gap_days": gap_days,
+        "next_order_due": due,
         "revenue": revenue,
         "cart_items": sum(line.quantity for line in cart.lines),
         "cart_updated": cart.updated_at if cart.lines else None,
@@ -109,6 +133,7 @@ def subject_of(
     *,
     segments: Collection[str] = frozenset(),
     events: Iterable[Event] | None = None,
+    identities: Iterable[Identity] | None = None,
 ) -> dict[str, Any]:
     """The document segment rules read for one profile.
 
@@ -116,7 +141,11 @@ def subject_of(
     (`STATE_FIELDS`, ``state.channels.<channel>.last_seen``,
     ``state.revenue.<currency>``, ``state.consent.<purpose>.<channel or
     "any">``); ``timezone`` its time zone; ``segments`` the segments it is in;
-    ``events`` its events (`event_doc`), when given.
+    ``events`` its events (`event_doc`), when given. ``state.identified``
+    (known when ``identities`` are given) says whether any identifier names
+    a person rather than a browser or device (`ANONYMOUS_KINDS`);
+    ``state.order_gap_days`` is the average gap between orders and
+    ``state.next_order_due`` the last order plus that gap.
 
     Examples:
         >>> from omnichannel.state import fold
@@ -130,7 +159,7 @@ def subject_of(
         "profile_id": profile_id,
         "timezone": _time_zone(state),
         "traits": state.traits,
-        "state": _state(state),
+        "state": _state(state, identities),
         "segments": segments,
     }
     if events is not None:
