@@ -38,9 +38,10 @@ PUBLIC = {
         "MergePolicy", "MergeRecord", "Resolution", "profile_id_for", "resolve", "resolve_bulk",
     ],
     "omnichannel.segments": [
-        "STATE_FIELDS", "Evaluation", "Reads", "Segment", "SegmentChange", "Segmentation",
-        "Verdict", "batch_members", "define_segments", "event_doc", "explain", "next_change",
-        "reads", "subject_events", "subject_of", "subject_schema", "subject_tables",
+        "STATE_FIELDS", "Evaluation", "Preview", "Reads", "Segment", "SegmentChange",
+        "Segmentation", "Verdict", "batch_members", "define_segments", "event_doc", "explain",
+        "next_change", "preview", "reads", "subject_events", "subject_of", "subject_schema",
+        "subject_tables",
     ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",

@@ -25,6 +25,7 @@ from omnichannel.segments import (
     subject_events,
     subject_of,
     subject_schema,
+    subject_tables,
 )
 from omnichannel.store import MemoryStore, SQLiteStore, Store
 from omnichannel.testing import rules
@@ -315,3 +316,73 @@ def test_subject_events_are_in_time_order():
 
     late, early = (parse_segment(_order("u", T0.add(minutes=m), m)) for m in (5, 1))
     assert [e["message_id"] for e in subject_events([late, early])] == ["o1", "o5"]
+
+
+def test_preview_counts_and_samples_without_storing(engine):
+    engine.ingest(
+        {
+            "type": "identify",
+            "userId": "u1",
+            "traits": {"country": "DE"},
+            "timestamp": T0.isoformat(),
+        }
+    )
+    engine.ingest({"type": "identify", "userId": "u2", "timestamp": T0.isoformat()})
+    preview = SEGMENTS[0].preview(engine, T0)
+    assert (preview.count, preview.total, preview.share) == (1, 2, 0.5)
+    assert preview.sample == (engine.profile(Identity(kind="user_id", value="u1")).id,)
+    assert SEGMENTS[0].preview(engine, T0, sample=0).sample == ()
+    assert str(preview) == "de: 1 of 2 profiles (50.0%)"
+    with pytest.raises(ValidationError):
+        SEGMENTS[0].preview(engine, T0, sample=-1)
+
+
+def test_preview_runs_in_sql_over_frames(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    schema = subject_schema(traits={"country": "text"})
+    subjects = [
+        (f"p{n}", {"traits": {"country": c}, "events": []})
+        for n, c in enumerate(["DE", "FR", "DE"])
+    ]
+    profiles, events = subject_tables(subjects, schema)
+    pq.write_table(profiles, tmp_path / "profiles.parquet")
+    frames = {"profiles": str(tmp_path / "profiles.parquet"), "events": events}
+    preview = SEGMENTS[0].preview(frames, T0, schema=schema)
+    assert (preview.count, preview.total, preview.sample) == (2, 3, ("p0", "p2"))
+    assert (
+        SEGMENTS[0].preview({"profiles": profiles, "events": events}, T0, schema=schema).count == 2
+    )
+    assert pa.Table.num_rows  # the frames path took an Arrow table as well
+    with pytest.raises(ValidationError):
+        SEGMENTS[0].preview(frames, T0)  # no schema
+    with pytest.raises(ValidationError):
+        SEGMENTS[0].preview({"people": profiles}, T0, schema=schema)
+
+
+def test_why_says_which_parts_held(engine):
+    engine.ingest(
+        {
+            "type": "identify",
+            "userId": "u1",
+            "traits": {"country": "FR"},
+            "timestamp": T0.isoformat(),
+        }
+    )
+    engine.ingest(_order("u1", T0, 1))
+    verdict = engine.why("de-buyers", Identity(kind="user_id", value="u1"))
+    assert str(verdict).splitlines() == [
+        "[ ] in segment German buyers",
+        "    [ ] all of",
+        "        [ ] is in segment de",
+        "        [x] is in segment buyers",
+    ]
+    with pytest.raises(ValidationError):
+        engine.why("de-buyers", "nobody")
+
+
+def test_batch_needs_exactly_one_source():
+    with pytest.raises(ValidationError):
+        batch_members(SEGMENTS, schema=SCHEMA, now=T0)
+    with pytest.raises(ValidationError):
+        batch_members(SEGMENTS, schema=SCHEMA, now=T0, subjects=[], profiles=[], events=[])

@@ -234,3 +234,37 @@ def test_sqlite_reads_back_equal_events_with_or_without_its_cache(tmp_path):
         assert events == tx.events_of([A])
         assert events == tx.events_of([A])
     store.close()
+
+
+def test_memberships_and_timers(store):
+    """Memberships go in and out; due timers come back once, by profile; deletion clears both."""
+    due, later = T0.add(days=1), T0.add(days=2)
+    with store.transaction() as tx:
+        tx.put_memberships("p1", ["vip", "de"], [], T0)
+        tx.put_memberships("p2", ["vip"], [], T0)
+        tx.put_memberships("p1", [], ["de"], T0)
+        tx.put_timers("p1", {"vip": due, "de": later})
+        tx.put_timers("p2", {"vip": due})
+        tx.put_timers("p2", {"vip": None})  # no timer any more
+        assert tx.memberships("p1") == {"vip"}
+        assert tx.segment_members("vip") == ["p1", "p2"]
+        assert tx.due_timers(T0) == {}
+        assert tx.due_timers(due) == {"p1": frozenset({"vip"})}
+        assert tx.due_timers(due) == {}  # taken off the index
+        tx.delete_profile("p1")
+        assert tx.memberships("p1") == frozenset()
+        assert tx.segment_members("vip") == ["p2"]
+        assert tx.due_timers(later) == {}
+
+
+def test_membership_writes_roll_back(store):
+    with store.transaction() as tx:
+        tx.put_memberships("p1", ["vip"], [], T0)
+        tx.put_timers("p1", {"vip": T0})
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.put_memberships("p1", ["de"], ["vip"], T0)
+        assert tx.due_timers(T0.add(days=1)) == {"p1": frozenset({"vip"})}
+        raise RuntimeError
+    with store.transaction() as tx:
+        assert tx.memberships("p1") == {"vip"}
+        assert tx.due_timers(T0) == {"p1": frozenset({"vip"})}

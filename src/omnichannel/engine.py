@@ -28,7 +28,14 @@ from omnichannel.errors import FieldError, ValidationError
 from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
 from omnichannel.ingest import parse_segment
 from omnichannel.models import Event, Identity, Profile
-from omnichannel.segments import Evaluation, Segment, Segmentation, SegmentChange
+from omnichannel.segments import (
+    Evaluation,
+    Segment,
+    Segmentation,
+    SegmentChange,
+    Verdict,
+    explain,
+)
 from omnichannel.segments._subject import changed_fields, event_name, subject_events, subject_of
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
 from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
@@ -645,14 +652,47 @@ class Engine:
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleted since the listing
                     continue
-                subject = subject_of(
-                    profile_id,
-                    self._state_of(tx, row),
-                    segments=tx.memberships(profile_id),
-                    events=tx.events_of(row.identities) if events else None,
-                    identities=row.identities,
-                )
+                subject = self._subject(tx, row, events=events)
             yield profile_id, subject
+
+    def why(
+        self, segment: str, ref: str | Identity, now: pendulum.DateTime | None = None
+    ) -> Verdict:
+        """Say which parts of a segment's rule hold for a profile at ``now`` (default: the clock).
+
+        Raises:
+            ValidationError: no segment has this key, or no such profile.
+        """
+        defined = self._segment(segment)
+        with self.store.transaction() as tx:
+            row = self._row(tx, ref)
+            if row is None:
+                raise ValidationError.one("$.ref", "not_found", "no such profile")
+            subject = self._subject(tx, row, events=True)
+        return explain(defined, subject, now or self.clock.now())
+
+    def _subject(self, tx: Transaction, row: ProfileRow, *, events: bool) -> dict[str, Any]:
+        """What segment rules read of a stored profile, with or without its events."""
+        return subject_of(
+            row.profile_id,
+            self._state_of(tx, row),
+            segments=tx.memberships(row.profile_id),
+            events=tx.events_of(row.identities) if events else None,
+            identities=row.identities,
+        )
+
+    def _reevaluate(self, tx: Transaction, row: ProfileRow, work: _Work, **what: Any) -> None:
+        """Evaluate segments for a stored profile (``what``: see `Segmentation.evaluate`)."""
+        subject = self._subject(tx, row, events=False)
+        result = self.segmentation.evaluate(
+            row.profile_id,
+            subject,
+            work.now,
+            frozenset(subject["segments"]),
+            history=functools.partial(self._history, tx, row.identities),
+            **what,
+        )
+        self._settle(tx, row.profile_id, result, work)
 
     def refresh(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:
         """Flip the memberships whose time has come ("did X within 7 days" ran out).
@@ -668,17 +708,7 @@ class Engine:
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleting a profile clears its timers
                     continue
-                state = self._state_of(tx, row)
-                members = tx.memberships(profile_id)
-                result = self.segmentation.evaluate(
-                    profile_id,
-                    subject_of(profile_id, state, segments=members, identities=row.identities),
-                    work.now,
-                    members,
-                    due=keys,
-                    history=functools.partial(self._history, tx, row.identities),
-                )
-                self._settle(tx, profile_id, result, work)
+                self._reevaluate(tx, row, work, due=keys)
         if work.changes:
             self._announce(work.changes)
         return work.changes
@@ -697,21 +727,10 @@ class Engine:
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleted since the listing
                     continue
-                state = self._state_of(tx, row)
-                stored = tx.memberships(profile_id)
-                stale = stored - defined
+                stale = tx.memberships(profile_id) - defined
                 if stale:
                     tx.put_memberships(profile_id, (), stale, work.now)
-                members = stored & defined
-                result = self.segmentation.evaluate(
-                    profile_id,
-                    subject_of(profile_id, state, segments=members, identities=row.identities),
-                    work.now,
-                    members,
-                    everything=True,
-                    history=functools.partial(self._history, tx, row.identities),
-                )
-                self._settle(tx, profile_id, result, work)
+                self._reevaluate(tx, row, work, everything=True)
         if work.changes:
             self._announce(work.changes)
         return work.changes

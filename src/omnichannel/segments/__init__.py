@@ -13,6 +13,7 @@ all on every ingest and on `Engine.refresh`.
 from omnichannel.segments._batch import batch_members, subject_tables
 from omnichannel.segments._explain import Verdict, explain
 from omnichannel.segments._live import Evaluation, Segmentation, SegmentChange
+from omnichannel.segments._preview import Preview, preview
 from omnichannel.segments._reads import Reads, reads
 from omnichannel.segments._segment import Segment, define_segments
 from omnichannel.segments._subject import (
@@ -27,6 +28,7 @@ from omnichannel.segments._timing import next_change
 __all__ = [
     "STATE_FIELDS",
     "Evaluation",
+    "Preview",
     "Reads",
     "Segment",
     "SegmentChange",
@@ -37,6 +39,7 @@ __all__ = [
     "event_doc",
     "explain",
     "next_change",
+    "preview",
     "reads",
     "subject_events",
     "subject_of",

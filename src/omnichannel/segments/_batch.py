@@ -182,6 +182,18 @@ def _attach(database: Any, name: str, frame: Any) -> None:
     database.register(name, frame)
 
 
+def count_rows(frame: Any) -> int:
+    """How many rows a DataFrame, an Arrow table or a Parquet file holds."""
+    if isinstance(frame, (str, os.PathLike)):
+        duckdb = _module("duckdb")
+        with duckdb.connect() as database:
+            query = "SELECT count(*) FROM read_parquet(?)"
+            (count,) = database.execute(query, [os.fspath(frame)]).fetchone()
+        return int(count)
+    rows = getattr(frame, "num_rows", None)
+    return int(rows) if rows is not None else len(frame)
+
+
 def _quoted(name: str) -> str:
     """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -14,6 +14,9 @@ from omnichannel.errors import FieldError, RuleError, ValidationError
 from omnichannel.rules._jsonform import node_out
 from omnichannel.rules._schema import Schema, check_rule
 from omnichannel.rules._tree import Rule
+
+if TYPE_CHECKING:
+    from omnichannel.segments._preview import Preview
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -73,6 +76,19 @@ class Segment:
     rule: Rule = attrs.field(validator=_rule)
     description: str = attrs.field(default="", validator=_text)
     tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
+
+    def preview(
+        self, source: Any, now: dt.datetime, *, sample: int = 10, schema: Schema | None = None
+    ) -> Preview:
+        """How many profiles of ``source`` this segment holds at ``now``, and a sample.
+
+        ``source``: an Engine, ``(profile id, subject)`` pairs, or
+        ``{"profiles": ..., "events": ...}`` frames with their ``schema``
+        (see `omnichannel.segments.preview`).
+        """
+        from omnichannel.segments._preview import preview
+
+        return preview(self, source, now, sample=sample, schema=schema)
 
 
 def _references(node: Any, where: str) -> Iterator[tuple[str, str]]:
