@@ -36,7 +36,13 @@ from omnichannel.segments import (
     Verdict,
     explain,
 )
-from omnichannel.segments._subject import changed_fields, event_name, subject_events, subject_of
+from omnichannel.segments._subject import (
+    EventDocs,
+    changed_fields,
+    event_name,
+    subject_events,
+    subject_of,
+)
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
 from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
 
@@ -47,6 +53,8 @@ log = logging.getLogger("omnichannel")
 #: Default database file of an Engine built without a store.
 DEFAULT_PATH = "omnichannel.db"
 EXPORT_FORMAT = "omnichannel.profile-export/1"
+#: How many profiles' last segment subjects the Engine keeps to diff the next event against.
+SUBJECT_MEMORY = 65_536
 
 
 @attrs.define
@@ -181,6 +189,9 @@ class Engine:
         self._states: dict[str, tuple[int, ProfileState[Any]]] = {}
         self._known_links: dict[frozenset[Identity], Key] = {}
         self._listeners: list[Callable[[Sequence[SegmentChange]], object]] = []
+        self._event_docs = EventDocs()
+        # The subject of the state last settled, per profile: the next event's "before".
+        self._settled: dict[str, tuple[ProfileState[Any], dict[str, Any]]] = {}
 
     # --- writing ------------------------------------------------------------------------
 
@@ -461,13 +472,14 @@ class Engine:
             )
         for profile_id, (identities, state) in work.pending.items():
             members = tx.memberships(profile_id)
-            after = subject_of(profile_id, state, segments=members, identities=identities)
+            after = self._subject_of_state(profile_id, state, identities)
             base = work.before.get(profile_id)
             fields = (
                 ()
                 if base is None
-                else changed_fields(subject_of(profile_id, base, identities=identities), after)
+                else changed_fields(self._subject_of_state(profile_id, base, identities), after)
             )
+            self._remember_subject(profile_id, state, after)
             self._settle(
                 tx,
                 profile_id,
@@ -484,9 +496,29 @@ class Engine:
                 work,
             )
 
+    def _subject_of_state(
+        self, profile_id: str, state: ProfileState[Any], identities: frozenset[Identity]
+    ) -> dict[str, Any]:
+        """`subject_of` a state, reusing the one made when that very state was settled."""
+        hit = self._settled.get(profile_id)
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        return subject_of(profile_id, state, identities=identities)
+
+    def _remember_subject(
+        self, profile_id: str, state: ProfileState[Any], subject: dict[str, Any]
+    ) -> None:
+        # The state settled now is the "before" of the profile's next event: keep its subject
+        # (a bounded memory; a miss only costs making it again).
+        settled = self._settled
+        settled.pop(profile_id, None)
+        if len(settled) >= SUBJECT_MEMORY:
+            del settled[next(iter(settled))]
+        settled[profile_id] = (state, subject)
+
     def _history(self, tx: Transaction, identities: Iterable[Identity]) -> list[dict[str, Any]]:
         """A profile's events as segment rules read them, in time order."""
-        return subject_events(tx.events_of(identities))
+        return subject_events(tx.events_of(identities), self._event_docs)
 
     def _settle(self, tx: Transaction, profile_id: str, result: Evaluation, work: _Work) -> None:
         """Store what one segment evaluation decided."""

@@ -15,9 +15,10 @@ from typing import Any
 
 import attrs
 
+from omnichannel._time import plain_utc
 from omnichannel.rules._python import Predicate, compile_rule
 from omnichannel.rules._schema import Schema
-from omnichannel.segments._reads import Reads, overlaps, reads
+from omnichannel.segments._reads import Reads, reads
 from omnichannel.segments._segment import Segment, define_segments
 from omnichannel.segments._timing import next_change
 
@@ -116,7 +117,15 @@ class Segmentation:
                 self._any_event.add(n)
             for key in read.segments:
                 self._readers.setdefault(key, set()).add(n)
-        self._fields = [(n, read.fields) for n, read in enumerate(self._reads) if read.fields]
+        # A changed path moves the rules that read it, anything under it, or a path above it:
+        # ``under[p]`` holds the readers of p and of paths below p, ``exact[p]`` those of p.
+        self._under: dict[str, set[int]] = {}
+        self._exact: dict[str, set[int]] = {}
+        for n, read in enumerate(self._reads):
+            for path in read.fields:
+                self._exact.setdefault(path, set()).add(n)
+                for prefix in _prefixes(path):
+                    self._under.setdefault(prefix, set()).add(n)
         self._timed = frozenset(n for n, read in enumerate(self._reads) if read.clock)
         self._historic = frozenset(
             n for n, read in enumerate(self._reads) if read.events or read.any_event
@@ -142,12 +151,10 @@ class Segmentation:
             found |= self._by_event.get(name, set())
         if names:
             found |= self._any_event
-        if fields:
-            for n, paths in self._fields:
-                if n not in found and any(
-                    overlaps(changed, path) for changed in fields for path in paths
-                ):
-                    found.add(n)
+        for changed in fields:
+            found |= self._under.get(changed, set())
+            for prefix in _prefixes(changed)[:-1]:
+                found |= self._exact.get(prefix, set())
         return found
 
     def affected(
@@ -178,6 +185,7 @@ class Segmentation:
         ``subject["segments"]`` is set to the memberships as they change;
         ``history`` loads ``subject["events"]`` when a rule first needs them.
         """
+        at, now = now, plain_utc(now)  # changes carry the caller's instant; arithmetic is stdlib
         todo = set(range(len(self.segments))) if everything else self._affected(events, fields)
         if due is not None:
             todo.update(self._position[k] for k in due if k in self._position)
@@ -202,7 +210,7 @@ class Segmentation:
                 else:
                     current.discard(key)
                 changes.append(
-                    SegmentChange(profile_id=profile_id, segment=key, entered=holds, at=now)
+                    SegmentChange(profile_id=profile_id, segment=key, entered=holds, at=at)
                 )
                 todo.update(self._readers.get(key, ()))
             if n in self._timed:
@@ -221,3 +229,9 @@ class Segmentation:
             for key in result.members:
                 found[key].add(profile_id)
         return found
+
+
+def _prefixes(path: str) -> list[str]:
+    """``a``, ``a.b``, ``a.b.c`` for ``a.b.c``."""
+    parts = path.split(".")
+    return [".".join(parts[: n + 1]) for n in range(len(parts))]

@@ -98,12 +98,12 @@ class Reads:
         """
         if event is not None and (self.any_event or event in self.events):
             return True
-        if any(overlaps(changed, path) for changed in fields for path in self.fields):
+        if any(_overlaps(changed, path) for changed in fields for path in self.fields):
             return True
         return any(segment in self.segments for segment in segments)
 
 
-def overlaps(a: str, b: str) -> bool:
+def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 

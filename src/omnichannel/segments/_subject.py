@@ -9,9 +9,10 @@ read the same values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from omnichannel._time import plain_utc
 from omnichannel.models import Event, EventType, Identity
 from omnichannel.models._names import Channel
 from omnichannel.models._profile import _known_zone
@@ -64,11 +65,15 @@ def event_doc(event: Event) -> dict[str, Any]:
     """One event as rules read it: ``event``, ``timestamp``, ``channel``, ``properties``."""
     return {
         "event": event_name(event),
-        "timestamp": event.timestamp,
+        "timestamp": plain_utc(event.timestamp),
         "channel": None if event.channel is None else str(event.channel),
         "properties": event.properties,
         "message_id": event.message_id,
     }
+
+
+def _instant(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else plain_utc(value)
 
 
 def _time_zone(state: ProfileState[Any]) -> str:
@@ -88,8 +93,8 @@ def _cadence(orders: Orders) -> tuple[float | None, dt.datetime | None]:
     first, last, count = orders.first_order_at, orders.last_order_at, orders.count
     if first is None or last is None or count < 2:
         return None, None
-    gap = dt.timedelta(seconds=(last - first).total_seconds() / (count - 1))
-    return gap / dt.timedelta(days=1), last + gap
+    gap = (plain_utc(last) - plain_utc(first)) / (count - 1)
+    return gap / dt.timedelta(days=1), plain_utc(last) + gap
 
 
 def _state(state: ProfileState[Any], identities: Iterable[Identity] | None) -> dict[str, Any]:
@@ -103,25 +108,29 @@ def _state(state: ProfileState[Any], identities: Iterable[Identity] | None) -> d
         consent.setdefault(record.purpose, {})[scope] = record.status.value
     return {
         "events": activity.events,
-        "first_seen": activity.first_seen,
-        "last_seen": activity.last_seen,
+        "first_seen": _instant(activity.first_seen),
+        "last_seen": _instant(activity.last_seen),
         "last_channel": None if activity.last_channel is None else str(activity.last_channel),
         "channel_count": len(activity.channels),
         "channels": {
-            str(name): {"events": c.events, "first_seen": c.first_seen, "last_seen": c.last_seen}
+            str(name): {
+                "events": c.events,
+                "first_seen": plain_utc(c.first_seen),
+                "last_seen": plain_utc(c.last_seen),
+            }
             for name, c in activity.channels.items()
         },
         "identified": None
         if identities is None
         else any(str(i.kind) not in ANONYMOUS_KINDS for i in identities),
         "orders": orders.count,
-        "first_order": orders.first_order_at,
-        "last_order": orders.last_order_at,
+        "first_order": _instant(orders.first_order_at),
+        "last_order": _instant(orders.last_order_at),
         "order_gap_days": gap_days,
         "next_order_due": due,
         "revenue": revenue,
         "cart_items": sum(line.quantity for line in cart.lines),
-        "cart_updated": cart.updated_at if cart.lines else None,
+        "cart_updated": _instant(cart.updated_at) if cart.lines else None,
         "points": values["loyalty"].balance if "loyalty" in values else 0,
         "consent": consent,
     }
@@ -167,9 +176,38 @@ def subject_of(
     return subject
 
 
-def subject_events(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """Events as rules read them (`event_doc`), in time order."""
-    return sorted((event_doc(e) for e in events), key=lambda d: (d["timestamp"], d["message_id"]))
+def subject_events(
+    events: Iterable[Event], docs: Callable[[Event], dict[str, Any]] = event_doc
+) -> list[dict[str, Any]]:
+    """Events as rules read them (``docs``: `event_doc`, or an `EventDocs` cache), in time order."""
+    return sorted((docs(e) for e in events), key=_time_order)
+
+
+def _time_order(doc: Mapping[str, Any]) -> tuple[dt.datetime, str]:
+    return doc["timestamp"], doc["message_id"]
+
+
+class EventDocs:
+    """`event_doc` with a memory: the documents of the events seen last, by event object.
+
+    A profile's history is read again at each of its evaluations; events are
+    immutable and stores hand back the same objects, so their documents are
+    made once.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self._docs: dict[int, tuple[Event, dict[str, Any]]] = {}
+
+    def __call__(self, event: Event) -> dict[str, Any]:
+        hit = self._docs.get(id(event))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        if len(self._docs) >= self.size:
+            del self._docs[next(iter(self._docs))]  # the oldest first
+        doc = event_doc(event)
+        self._docs[id(event)] = (event, doc)
+        return doc
 
 
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> set[str]:
