@@ -62,6 +62,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: check the example shop session end to end."""
-    session.install(".")
-    session.run("omnichannel", "validate", str(ROOT / "examples" / "shop-session.jsonl"))
+    """The main job: live through a synthetic shop on an SQLite file (README's first command)."""
+    session.install(".[batch]")
+    session.chdir(session.create_tmp())
+    session.run("omnichannel", "demo")

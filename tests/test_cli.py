@@ -108,3 +108,16 @@ def test_validate_tells_batches_from_messages_by_structure(tmp_path, capsys):
     array.write_text(json.dumps([message, message]))
     assert 0 == main(["validate", "--quiet", str(single), str(array)])
     assert "3 valid event(s), 0 rejected message(s)" in capsys.readouterr().out
+
+
+def test_demo_lives_through_a_small_shop(tmp_path, capsys):
+    """The demo ingests a synthetic shop into SQLite, keeps segments and agrees with batch SQL."""
+    pytest.importorskip("duckdb")
+    db = tmp_path / "demo.db"
+    assert 0 == main(["demo", "--db", str(db), "--profiles", "40", "--days", "14"])
+    out = capsys.readouterr().out
+    assert db.is_file()
+    assert "profiles after identity resolution" in out
+    assert "customers" in out
+    assert "the same members as real time" in out
+    assert 2 == main(["demo", "--db", str(db), "--profiles", "0"])

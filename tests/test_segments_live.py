@@ -100,6 +100,7 @@ _STEP = st.tuples(
             "sku": st.sampled_from(["A", "B"]),
             "channel": st.sampled_from(["web", "app", "store"]),
             "merge": st.booleans(),
+            "together": st.booleans(),  # in one ingest_many with the step before
         }
     ),
 )
@@ -110,9 +111,19 @@ def _run(store: Store, segments: list[Segment], steps: list[Any]) -> None:
     engine = Engine(store, clock=clock, segments=segments)
     seen: list[SegmentChange] = []
     engine.on_segment_change(seen.extend)
+    batch: list[dict[str, Any]] = []
+
+    def ingest_batch() -> None:
+        if batch:
+            engine.ingest_many(batch)
+            batch.clear()
+            assert stored(engine) == reference(engine, clock.now()), f"after step {n}"
+
     for n, (user, kind, move, offset, values) in enumerate(steps):
-        clock.advance(seconds=move)
-        engine.refresh()
+        if not (values["together"] and batch):
+            ingest_batch()
+            clock.advance(seconds=move)
+            engine.refresh()
         extra: dict[str, Any] = {"channel": values["channel"]}
         if kind == "identify":
             extra["traits"] = {k: values[k] for k in ("country", "age", "plan", "timezone")}
@@ -127,8 +138,8 @@ def _run(store: Store, segments: list[Segment], steps: list[Any]) -> None:
             }
         elif kind == "Product Added":
             extra["properties"] = {"sku": values["sku"], "price": 10, "quantity": 1}
-        engine.ingest(_payload(user, kind, clock.now().add(seconds=offset), n, **extra))
-        assert stored(engine) == reference(engine, clock.now()), f"after step {n}"
+        batch.append(_payload(user, kind, clock.now().add(seconds=offset), n, **extra))
+    ingest_batch()
     # Time alone: a week later, after a refresh, everything is as a recompute says.
     clock.advance(days=8)
     engine.refresh()
@@ -386,3 +397,20 @@ def test_batch_needs_exactly_one_source():
         batch_members(SEGMENTS, schema=SCHEMA, now=T0)
     with pytest.raises(ValidationError):
         batch_members(SEGMENTS, schema=SCHEMA, now=T0, subjects=[], profiles=[], events=[])
+
+
+def test_a_merge_later_in_a_batch_evaluates_every_segment_of_the_survivor(engine):
+    """A profile touched early in a batch, then merged in the same batch, is evaluated afresh."""
+    at = T0.isoformat()
+    engine.ingest({"type": "page", "anonymousId": "a1", "name": "Home", "timestamp": at})
+    engine.ingest(_order("u2", T0, 1) | {"userId": None, "anonymousId": "a2"})
+    results = engine.ingest_many(
+        [
+            {"type": "page", "anonymousId": "a1", "name": "Shoes", "timestamp": at},
+            {"type": "identify", "anonymousId": "a2", "userId": "u9", "timestamp": at},
+            {"type": "identify", "anonymousId": "a1", "userId": "u9", "timestamp": at},
+        ]
+    )
+    survivor = results[-1].profile_id
+    assert engine.segments_of(survivor) == {"buyers"}
+    assert list(engine.store.profile_ids()) == [survivor]

@@ -2,7 +2,8 @@
 
 ``omnichannel validate FILE...`` reads Segment Spec messages (a JSON message,
 a JSON batch or JSON Lines) and reports every problem with its JSON path;
-``omnichannel channel-group`` classifies a landing as GA4 does.
+``omnichannel channel-group`` classifies a landing as GA4 does;
+``omnichannel demo`` lives through a synthetic shop on an SQLite file.
 
 .. versionadded:: 0.1.0
 """
@@ -60,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--url", help="landing URL; its utm_* parameters are read")
     group.add_argument("--referrer", help="referring URL, used when no campaign fields are set")
     group.set_defaults(run=_channel_group)
+
+    demo = commands.add_parser(
+        "demo",
+        help="live through a synthetic shop on an SQLite file and show the segments kept",
+        description="Simulate a shop's customers across channels, ingest their events day by"
+        " day into an SQLite file, keep segments current, and compare with batch SQL.",
+    )
+    demo.add_argument("--db", type=Path, default=Path("omnichannel-demo.db"), help="(replaced)")
+    demo.add_argument("--profiles", type=int, default=300)
+    demo.add_argument("--days", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=_demo)
     return parser
 
 
@@ -138,6 +151,15 @@ def _summary(events: list[Event], out: TextIO) -> None:
                 totals[money.currency] += money.amount  # type: ignore[assignment]
         shown = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
         out.write(f"orders: {len(orders)} ({shown})\n")
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from omnichannel._demo import run_demo
+
+    if args.profiles < 1 or args.days < 1:
+        out.write("--profiles and --days must be at least 1\n")
+        return 2
+    return run_demo(args.db, profiles=args.profiles, days=args.days, seed=args.seed, out=out)
 
 
 def _channel_group(args: argparse.Namespace, out: TextIO) -> int:

@@ -445,6 +445,8 @@ class Engine:
         if known is None:
             unchanged = row is not None and current == identities
             work.before[profile_id] = self._current(row) if unchanged and row else None
+        elif current != identities:
+            work.before[profile_id] = None  # merged or split since: evaluate every segment
         work.pending[profile_id] = (identities, state)
 
     def _flush(
