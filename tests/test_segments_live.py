@@ -414,3 +414,15 @@ def test_a_merge_later_in_a_batch_evaluates_every_segment_of_the_survivor(engine
     survivor = results[-1].profile_id
     assert engine.segments_of(survivor) == {"buyers"}
     assert list(engine.store.profile_ids()) == [survivor]
+
+
+def test_a_rule_the_batch_dialect_cannot_run_fails_at_definition():
+    schema = subject_schema(traits={"country": "text"})
+    office = Segment(key="office", name="Office hours", rule=local("hour").between(9, 17))
+    with pytest.raises(RuleError) as caught:
+        Segmentation([office], schema=schema, dialect="sqlite")
+    assert (caught.value.errors[0].path, caught.value.errors[0].code) == (
+        "$[0].rule.arg",
+        "unsupported",
+    )
+    assert len(Segmentation([office], schema=schema, dialect="duckdb")) == 1

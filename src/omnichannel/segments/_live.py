@@ -76,9 +76,13 @@ class Evaluation:
 class Segmentation:
     """A checked set of segments, indexed by what each rule reads.
 
+    Give the ``schema`` (and the batch SQL ``dialect``) to have every rule
+    checked against them now, rather than when a batch first runs.
+
     Raises:
         RuleError: as `define_segments` (duplicates, unknown references,
-            cycles, and fields the ``schema`` does not know).
+            cycles, fields the ``schema`` does not know, rules the
+            ``dialect`` cannot run).
 
     Examples:
         >>> import datetime as dt
@@ -101,8 +105,16 @@ class Segmentation:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, segments: Iterable[Segment], *, schema: Schema | None = None) -> None:
-        self.segments: tuple[Segment, ...] = define_segments(segments, schema=schema)
+    def __init__(
+        self,
+        segments: Iterable[Segment],
+        *,
+        schema: Schema | None = None,
+        dialect: str | None = None,
+    ) -> None:
+        self.segments: tuple[Segment, ...] = define_segments(
+            segments, schema=schema, dialect=dialect
+        )
         self.schema = schema
         self._position = {s.key: n for n, s in enumerate(self.segments)}
         self._tests: list[Predicate] = [compile_rule(s.rule) for s in self.segments]
