@@ -26,8 +26,8 @@ PUBLIC = {
     "omnichannel.rules": [
         "ALWAYS", "DIALECTS", "NEVER", "Aggregate", "All", "Anniversary", "AnyOf", "Arith",
         "Between", "Case", "Compare", "Concat", "Const", "Constant", "EventAggregate", "EventCount",
-        "EventFilter", "Exists", "Expr", "Field", "FollowedBy", "IfElse", "InSegment", "LocalPart",
-        "Not", "OneOf", "Predicate", "Recency", "Rule", "Schema", "Substr", "Text", "Truthy",
+        "EventFilter", "EventHistory", "Exists", "Expr", "Field", "FollowedBy", "IfElse",
+        "InSegment", "LocalPart", "Not", "OneOf", "Predicate", "Recency", "Rule", "Schema", "Substr", "Text", "Truthy",
         "Value", "Window", "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule",
         "field", "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local",
         "prop", "state", "to_jsonlogic", "to_sql", "trait", "truthy", "when",

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnichannel import RuleError, converter
@@ -49,6 +49,7 @@ from omnichannel.rules import (
     when,
 )
 from omnichannel.testing import rules
+from support import rule_cases
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -858,3 +859,48 @@ def test_local_part_needs_a_known_part() -> None:
     """Only hour, weekday, day, month and year are parts."""
     with pytest.raises(RuleError):
         LocalPart(part="minute")  # type: ignore[arg-type]
+
+
+@given(rule_cases())
+def test_an_event_history_gives_the_same_answers_as_a_plain_list(case):
+    """Property: the indexed, time-ordered history answers every rule as a scan of the list does."""
+    _same_with_history(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000)
+@given(rule_cases())
+def test_an_event_history_gives_the_same_answers_at_length(case):
+    _same_with_history(case)
+
+
+def test_an_event_history_keeps_the_window_edges():
+    """Events exactly at the window's start and at now count; unsorted input is sorted."""
+    from omnichannel.rules import EventHistory
+
+    start = NOW - dt.timedelta(days=7)
+    events = [
+        {"event": "Order Completed", "timestamp": NOW},
+        {"event": "Order Completed", "timestamp": start},
+        {"event": "Order Completed", "timestamp": start - dt.timedelta(microseconds=1)},
+        {"event": "Order Completed", "timestamp": NOW + dt.timedelta(microseconds=1)},
+        {"event": "Order Completed", "timestamp": None},
+    ]
+    history = EventHistory(events)
+    assert [e["timestamp"] for e in history] == sorted(
+        e["timestamp"] for e in events if e["timestamp"] is not None
+    )
+    for subject in ({"events": events}, {"events": history}):
+        assert matches(did("Order Completed").within(days=7).exactly(2), subject)
+        assert matches(did_not("Email Opened").within(days=7), subject)
+        assert matches(did(None).within(days=7).exactly(2), subject)
+
+
+def _same_with_history(case):
+    from omnichannel.rules import EventHistory
+
+    now, rule, subjects = case
+    test = compile_rule(rule)
+    for subject in subjects:
+        indexed = {**subject, "events": EventHistory(subject["events"])}
+        assert test(indexed, now) == test(subject, now)

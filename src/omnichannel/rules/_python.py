@@ -612,6 +612,51 @@ def _anniversary(node: Anniversary) -> Predicate:
 _Scan = Callable[[Any, dt.datetime], Iterator[tuple[dt.datetime, Mapping[str, Any]]]]
 
 
+class EventHistory(list):  # type: ignore[type-arg]
+    """A subject's events in time order, indexed by name on first use (do not mutate it).
+
+    Event conditions over a plain list scan every event; over an
+    `EventHistory` they look only at the events of the name they count,
+    and only inside the window (found by bisection). A profile's subject
+    carries one (`omnichannel.segments.subject_events`). Events without a
+    timestamp are dropped: no event condition can count them.
+
+    Examples:
+        >>> import datetime as dt
+        >>> at = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+        >>> history = EventHistory([{"event": "Order Completed", "timestamp": at}])
+        >>> len(history.named("Order Completed")[0]), len(history.named("Email Opened")[0])
+        (1, 0)
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, events: Any = ()) -> None:
+        timed = [(at, e) for e in events if (at := _instant_of(e)) is not None]
+        timed.sort(key=operator.itemgetter(0))  # stable: equal instants keep their order
+        super().__init__(e for _, e in timed)
+        self._index: dict[Any, tuple[list[Any], list[dt.datetime]]] = {
+            None: (list(self), [at for at, _ in timed])
+        }
+
+    def named(self, name: str | None) -> tuple[list[Any], list[dt.datetime]]:
+        """The events called ``name`` (all for None) and their instants, in time order."""
+        index = self._index
+        if len(index) == 1:  # the first named lookup builds the whole index at once
+            for event, at in zip(*index[None], strict=True):
+                events, times = index.setdefault(event.get("event"), ([], []))
+                events.append(event)
+                times.append(at)
+            index.setdefault(_INDEXED, ([], []))
+        return index.get(name, _NONE)
+
+
+_INDEXED = object()  # an index key no event name can be: marks the index as built
+_NONE: tuple[list[Any], list[dt.datetime]] = ([], [])
+
+
 def scan(spec: EventFilter) -> _Scan:
     """Compile an event filter into ``scan(events, now)``: each passing ``(instant, event)``.
 
@@ -624,6 +669,14 @@ def scan(spec: EventFilter) -> _Scan:
 
     def passing(events: Any, now: dt.datetime) -> Iterator[tuple[dt.datetime, Mapping[str, Any]]]:
         low = now - span if span is not None else since
+        if events.__class__ is EventHistory:
+            # Time order: only the events of this name inside [low, now] can pass.
+            pool, times = events.named(name)
+            first = 0 if low is None else bisect.bisect_left(times, low)
+            for n in range(first, bisect.bisect_right(times, now)):
+                if check is None or check(pool[n], now):
+                    yield times[n], pool[n]
+            return
         for event in events:
             if name is not None and event.get("event") != name:
                 continue

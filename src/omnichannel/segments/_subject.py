@@ -16,6 +16,7 @@ from omnichannel._time import plain_utc
 from omnichannel.models import Event, EventType, Identity
 from omnichannel.models._names import Channel
 from omnichannel.models._profile import _known_zone
+from omnichannel.rules._python import EventHistory
 from omnichannel.rules._schema import Schema
 from omnichannel.state import Orders, ProfileState
 
@@ -179,8 +180,13 @@ def subject_of(
 def subject_events(
     events: Iterable[Event], docs: Callable[[Event], dict[str, Any]] = event_doc
 ) -> list[dict[str, Any]]:
-    """Events as rules read them (``docs``: `event_doc`, or an `EventDocs` cache), in time order."""
-    return sorted((docs(e) for e in events), key=_time_order)
+    """Events as rules read them (``docs``: `event_doc`, or an `EventDocs` cache), in time order.
+
+    An `omnichannel.rules.EventHistory`: event conditions look only at the
+    events of the name they count, inside their window.
+    """
+    ordered = sorted((docs(e) for e in events), key=_time_order)
+    return EventHistory(ordered)
 
 
 def _time_order(doc: Mapping[str, Any]) -> tuple[dt.datetime, str]:
