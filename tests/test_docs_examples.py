@@ -16,6 +16,7 @@ CHECKED = [
     "guides/engine.md",
     "guides/rules.md",
     "guides/segments.md",
+    "guides/segment-families.md",
     "guides/jsonlogic.md",
     "guides/channel-grouping.md",
     "guides/segment-ingest.md",

@@ -38,10 +38,12 @@ PUBLIC = {
         "MergePolicy", "MergeRecord", "Resolution", "profile_id_for", "resolve", "resolve_bulk",
     ],
     "omnichannel.segments": [
-        "STATE_FIELDS", "Evaluation", "Preview", "Reads", "Segment", "SegmentChange",
-        "Segmentation", "Verdict", "batch_members", "define_segments", "event_doc", "explain",
-        "next_change", "preview", "reads", "subject_events", "subject_of", "subject_schema",
-        "subject_tables",
+        "LIFECYCLE_STAGES", "RFM_GRID", "RFM_GROUPS", "STATE_FIELDS", "Evaluation", "Preview",
+        "RFMThresholds", "Reads", "Segment", "SegmentChange", "Segmentation", "Verdict",
+        "batch_members", "channel_segments", "define_segments", "demographic_segments",
+        "event_doc", "explain", "family_schema", "lifecycle_segments", "next_change", "preview",
+        "reads", "rfm_segments", "rfm_thresholds", "subject_events", "subject_of",
+        "subject_schema", "subject_tables",
     ],
     "omnichannel.state": [
         "BUILT_IN", "Activity", "Cart", "CartLine", "ChannelActivity", "Consents", "LedgerEntry",
