@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnichannel.rules import Rule, compile_rule, did, local, trait
+from omnichannel.rules import EventHistory, Rule, compile_rule, did, local, trait
 from omnichannel.segments import next_change
 from omnichannel.testing import rule_subjects, rules
 from support import RULE_NOWS, RULE_SCHEMA
@@ -42,6 +42,9 @@ def test_the_answer_holds_until_the_promised_instant(case: Any) -> None:
     matches = compile_rule(rule)
     change = next_change(rule, subject, now)
     assert change is None or change > now
+    # An indexed history promises the same instant (it only skips edges at or before now).
+    indexed = {**subject, "events": EventHistory(subject["events"])}
+    assert next_change(rule, indexed, now) == change
     until = change if change is not None else now + HORIZON
     answer = matches(subject, now)
     for spot in spots:

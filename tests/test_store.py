@@ -268,3 +268,10 @@ def test_membership_writes_roll_back(store):
     with store.transaction() as tx:
         assert tx.memberships("p1") == {"vip"}
         assert tx.due_timers(T0) == {"p1": frozenset({"vip"})}
+
+
+def test_sqlite_event_cache_size_is_checked(tmp_path):
+    from omnichannel import ValidationError
+
+    with pytest.raises(ValidationError):
+        SQLiteStore(tmp_path / "x.db", event_cache=0)

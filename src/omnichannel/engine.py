@@ -737,7 +737,7 @@ class Engine:
         Call it from a scheduler as often as memberships should be fresh.
         """
         work = _Work(now=now or self.clock.now())
-        with self.store.transaction() as tx:
+        with collector_paused(), self.store.transaction() as tx:
             for profile_id, keys in sorted(tx.due_timers(work.now).items()):
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleting a profile clears its timers
@@ -756,6 +756,13 @@ class Engine:
         """
         work = _Work(now=now or self.clock.now())
         defined = {s.key for s in self.segmentation.segments}
+        with collector_paused():
+            self._backfill(work, defined)
+        if work.changes:
+            self._announce(work.changes)
+        return work.changes
+
+    def _backfill(self, work: _Work, defined: set[str]) -> None:
         for profile_id in self.store.profile_ids():
             with self.store.transaction() as tx:
                 row = tx.profile(profile_id)
@@ -765,9 +772,6 @@ class Engine:
                 if stale:
                     tx.put_memberships(profile_id, (), stale, work.now)
                 self._reevaluate(tx, row, work, everything=True)
-        if work.changes:
-            self._announce(work.changes)
-        return work.changes
 
     # --- operator actions ---------------------------------------------------------------
 

@@ -74,6 +74,16 @@ def text_problem(value: object, *, max_len: int = MAX_TEXT) -> tuple[str, str] |
     return None
 
 
+def whole(where: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` if it is a whole number (not a bool) in range, else a ValidationError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError.one(where, "type", "must be a whole number")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = "" if maximum is None else f" to {maximum:,}"
+        raise ValidationError.one(where, "out_of_range", f"must be from {minimum:,}{upper}")
+    return value
+
+
 def mapping(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """Validate a JSON object (any Mapping with string keys at the top level)."""
     if not isinstance(value, Mapping):

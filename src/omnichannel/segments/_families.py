@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from omnichannel.errors import ValidationError
+from omnichannel.models._check import whole
 from omnichannel.rules._python import as_instant
 from omnichannel.rules._schema import Schema
 from omnichannel.rules._tree import Rule, did, did_not, field, hours, in_segment, state, trait
@@ -94,11 +95,7 @@ _DAY_SECONDS = 86_400
 
 def _whole(where: str, value: object, *, minimum: int = 1, maximum: int = MAX_DAYS) -> int:
     """``value`` if it is a whole number from ``minimum`` to ``maximum``, else a ValidationError."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError.one(where, "type", "must be a whole number")
-    if not minimum <= value <= maximum:
-        raise ValidationError.one(where, "out_of_range", f"must be from {minimum:,} to {maximum:,}")
-    return value
+    return whole(where, value, minimum=minimum, maximum=maximum)
 
 
 def _segment(key: str, name: str, rule: Rule, description: str, *tags: str) -> Segment:

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from omnichannel.errors import ValidationError
+from omnichannel.models._check import whole
 from omnichannel.rules._python import compile_rule
 from omnichannel.rules._schema import Schema
 from omnichannel.segments._segment import Segment
@@ -70,8 +71,7 @@ def preview(
 
     .. versionadded:: 0.1.0
     """
-    if not _size(sample):
-        raise ValidationError.one("$.sample", "invalid", "must be a whole number >= 0")
+    whole("$.sample", sample)
     if isinstance(source, Mapping):
         return _in_sql(segment, source, now, sample, schema)
     subjects: Iterable[tuple[str, Mapping[str, Any]]] = (
@@ -88,10 +88,6 @@ def preview(
     return Preview(
         segment=segment.key, count=len(members), total=total, sample=tuple(members[:sample])
     )
-
-
-def _size(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _in_sql(

@@ -13,11 +13,12 @@ it may stay the same at it (then the next timer is set from there).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from omnichannel.rules._python import as_date, as_instant, getter, zone
+from omnichannel.rules._python import EventHistory, as_date, as_instant, getter, zone
 from omnichannel.rules._tree import (
     All,
     Anniversary,
@@ -150,16 +151,34 @@ def _anniversary(node: Anniversary, subject: Mapping[str, Any], now: dt.datetime
     yield _local_boundary("day", subject, now)
 
 
-def _window_edges(spec: EventFilter, subject: Mapping[str, Any], now: dt.datetime) -> _Instants:
-    """Instants at which an event of ``subject`` enters or leaves ``spec``'s window."""
+def _timed(
+    subject: Mapping[str, Any], name: str | None, earliest: dt.datetime | None
+) -> Iterator[tuple[dt.datetime, Mapping[str, Any]]]:
+    """``(instant, event)`` of the events called ``name`` (any for None) from ``earliest``.
+
+    From ``earliest`` on (all for None): the only events whose edges can lie after now.
+    """
     events = subject.get("events") or ()
-    span = None if spec.window.seconds is None else dt.timedelta(seconds=spec.window.seconds)
+    if events.__class__ is EventHistory:
+        pool, times = events.named(name)
+        first = 0 if earliest is None else bisect.bisect_left(times, earliest)
+        yield from zip(times[first:], pool[first:], strict=True)
+        return
     for event in events:
-        if spec.event is not None and event.get("event") != spec.event:
+        if name is not None and event.get("event") != name:
             continue
         at = as_instant(event.get("timestamp"))
-        if at is None:
-            continue
+        if at is not None and (earliest is None or at >= earliest):
+            yield at, event
+
+
+def _window_edges(spec: EventFilter, subject: Mapping[str, Any], now: dt.datetime) -> _Instants:
+    """Instants at which an event of ``subject`` enters or leaves ``spec``'s window."""
+    span = None if spec.window.seconds is None else dt.timedelta(seconds=spec.window.seconds)
+    # A where-condition may change at any instant of any event's own; else only events
+    # after now (entering) or leaving the window after now have edges to give.
+    earliest = None if spec.where is not None else now if span is None else now - span - _TICK
+    for at, event in _timed(subject, spec.event, earliest):
         yield at  # an event "from the future" starts counting when now reaches it
         if span is not None:
             yield at + span + _TICK
@@ -179,11 +198,10 @@ def _sequence(node: FollowedBy, subject: Mapping[str, Any], now: dt.datetime) ->
     if node.within is None:
         return
     span = dt.timedelta(seconds=node.within)
-    for event in subject.get("events") or ():
-        at = as_instant(event.get("timestamp"))
-        if at is not None:
-            yield at + span  # the wait of not_followed_by(..., within=) is over
-            yield at + span + _TICK
+    # The wait of not_followed_by(..., within=) after a first event ends at its instant + span.
+    for at, _ in _timed(subject, node.first.event, now - span - _TICK):
+        yield at + span
+        yield at + span + _TICK
 
 
 def _nothing(_node: Rule, _subject: Mapping[str, Any], _now: dt.datetime) -> _Instants:

@@ -28,6 +28,7 @@ from omnichannel._time import format_timestamp, parse_timestamp
 from omnichannel.errors import StoreError, ValidationError
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
+from omnichannel.models._check import whole
 from omnichannel.store._protocol import IdentityRow, ProfileRow
 
 #: Schema migrations, in order; the schema version is the number applied.
@@ -107,8 +108,9 @@ def _identity_row(profile_id: str, first_at: str, first_message: str) -> Identit
     return IdentityRow(profile_id=profile_id, first_seen=(parse_timestamp(first_at), first_message))
 
 
-#: How many decoded events a store keeps by their stored text (a refold reads recent ones).
-EVENT_CACHE_SIZE = 4096
+#: How many decoded events a store keeps by default, by their stored text (refolds and
+#: segment timers read profiles' histories again; decoding JSON is what they would cost).
+EVENT_CACHE_SIZE = 32_768
 
 
 class _EventCache:
@@ -391,6 +393,8 @@ class SQLiteStore:
             with WAL a committed transaction survives a process crash) or
             ``"FULL"`` (it also survives power loss, at the cost of an fsync
             per commit).
+        event_cache: How many decoded events to keep in memory (by their
+            stored text, so the cache is never stale).
 
     Examples:
         >>> import tempfile, pathlib
@@ -405,14 +409,20 @@ class SQLiteStore:
     serializes_snapshots = True
 
     def __init__(
-        self, path: str | Path, *, busy_timeout: float = 30.0, synchronous: str = "NORMAL"
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: str = "NORMAL",
+        event_cache: int = EVENT_CACHE_SIZE,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError.one("$.synchronous", "invalid", "must be NORMAL or FULL")
+        whole("$.event_cache", event_cache, minimum=1)
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self._events = _EventCache()
+        self._events = _EventCache(event_cache)
         # No SQLite busy handler: it naps up to 100 ms between tries, which starves a busy
         # writer of turns. _immediate() retries itself, quickly and with jitter.
         self._db = sqlite3.connect(
