@@ -54,7 +54,8 @@ from omnichannel.rules._tree import (
 Predicate = Callable[[Mapping[str, Any], dt.datetime], bool]
 _Value = Callable[[Mapping[str, Any], dt.datetime], Any]
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+#: The comparison operators by name, as Python applies them.
+OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
     "ne": operator.ne,
     "lt": operator.lt,
@@ -206,7 +207,7 @@ def same_kind_compare(fn: str, left: Any, right: Any) -> bool:
         return False
     if left_kind == "bool" and fn not in ("eq", "ne"):
         return False
-    return _OPS[fn](left, right)
+    return OPS[fn](left, right)
 
 
 def _field(node: Field) -> _Value:
@@ -476,7 +477,7 @@ def _field_spec(rule: Rule) -> FieldSpec | None:
 
 def _compare_temporal(fn: str, path: str, lit: Any) -> Predicate:
     """``field <fn> date or instant``: the field may hold the value or its ISO-8601 text."""
-    get, op = getter(path), _OPS[fn]
+    get, op = getter(path), OPS[fn]
     convert = as_instant if kind(lit) == "instant" else as_date
 
     def temporal(s: Mapping[str, Any], _now: dt.datetime) -> bool:
@@ -703,7 +704,7 @@ def _events(s: Mapping[str, Any]) -> Any:
 
 
 def _count(node: EventCount) -> Predicate:
-    passing, op, count = scan(node.filter), _OPS[node.fn], node.count
+    passing, op, count = scan(node.filter), OPS[node.fn], node.count
     if node.fn == "ge" and count == 1:
         return lambda s, now: any(True for _ in passing(_events(s), now))
     if node.fn == "eq" and count == 0:
@@ -713,7 +714,7 @@ def _count(node: EventCount) -> Predicate:
 
 def _aggregate(node: EventAggregate) -> Predicate:
     passing, get = scan(node.filter), getter(node.property)
-    agg, op, target = node.agg, _OPS[node.fn], node.value
+    agg, op, target = node.agg, OPS[node.fn], node.value
 
     def measure(s: Mapping[str, Any], now: dt.datetime) -> bool:
         found = [get(event) for _, event in passing(_events(s), now)]

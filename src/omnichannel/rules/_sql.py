@@ -33,7 +33,7 @@ from sqlglot import exp
 from omnichannel._jsonpath import child
 from omnichannel._time import to_utc
 from omnichannel.errors import RuleError
-from omnichannel.rules._python import kind
+from omnichannel.rules._python import OPS, kind
 from omnichannel.rules._schema import EVENT_BUILTINS, Schema, check_rule
 from omnichannel.rules._tree import (
     All,
@@ -417,16 +417,23 @@ class _Compiler:
 
     # --- events ----------------------------------------------------------------------
 
-    def events_of(self, spec: EventFilter, where: str, table: str) -> tuple[exp.Select, str]:
-        """``SELECT ... FROM events AS eN WHERE <belongs to table's profile and passes spec>``."""
+    def events_of(
+        self, spec: EventFilter, where: str, table: str, *, correlated: bool = True
+    ) -> tuple[exp.Select, str]:
+        """``SELECT ... FROM events AS eN WHERE <belongs to table's profile and passes spec>``.
+
+        Not ``correlated``: the events of every profile that pass ``spec``.
+        """
         alias = f"e{next(self.aliases)}"
         at = exp.column("timestamp", alias)
-        conditions: list[exp.Expr] = [
-            exp.EQ(
-                this=exp.column(self.schema.id_column, alias),
-                expression=exp.column(self.schema.id_column, table),
+        conditions: list[exp.Expr] = []
+        if correlated:
+            conditions.append(
+                exp.EQ(
+                    this=exp.column(self.schema.id_column, alias),
+                    expression=exp.column(self.schema.id_column, table),
+                )
             )
-        ]
         if spec.event is not None:
             conditions.append(
                 exp.EQ(this=exp.column("event", alias), expression=exp.Literal.string(spec.event))
@@ -450,29 +457,70 @@ class _Compiler:
         return []
 
     def count(self, node: EventCount, where: str, table: str) -> exp.Expr:
-        query, _ = self.events_of(node.filter, child(where, "filter"), table)
         if node.fn == "ge" and node.count == 1:
+            query, _ = self.events_of(node.filter, child(where, "filter"), table)
             return exp.Exists(this=query)
         if node.fn == "eq" and node.count == 0:
+            query, _ = self.events_of(node.filter, child(where, "filter"), table)
             return exp.Not(this=exp.Exists(this=query))
-        counted = query.select(exp.Count(this=exp.Star()), append=False).subquery()
-        return _COMPARE[node.fn](this=counted, expression=exp.Literal.number(node.count))
+        return self.measured(
+            node.filter,
+            where,
+            table,
+            measure=lambda _alias: exp.Count(this=exp.Star()),
+            compare=(node.fn, node.count),
+            empty=0,
+        )
 
     def aggregate(self, node: EventAggregate, where: str, table: str) -> exp.Expr:
-        query, alias = self.events_of(node.filter, child(where, "filter"), table)
-        column = exp.column(self.schema.column(node.property), alias)
-        measure: exp.Expr
-        if node.agg == "count_distinct":
-            measure = exp.Count(this=exp.Distinct(expressions=[column]))
-        else:
-            cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[node.agg]
-            measure = cls(this=column)
-        value: exp.Expr = query.select(measure, append=False).subquery()
-        if node.agg == "sum":  # the sum of no events is 0, as in Python
-            value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
-        return self.false_if_null(
-            _COMPARE[node.fn](this=value, expression=self.literal(node.value))
+        agg, prop = node.agg, self.schema.column(node.property)
+
+        def measure(alias: str) -> exp.Expr:
+            column = exp.column(prop, alias)
+            if agg == "count_distinct":
+                return exp.Count(this=exp.Distinct(expressions=[column]))
+            cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[agg]
+            if agg == "sum":  # the sum of no events is 0, as in Python
+                return exp.Coalesce(this=cls(this=column), expressions=[exp.Literal.number(0)])
+            return cls(this=column)
+
+        # Of no events, the sum and the distinct count are 0; the others are missing.
+        empty = 0 if agg in ("sum", "count_distinct") else None
+        return self.measured(
+            node.filter, where, table, measure=measure, compare=(node.fn, node.value), empty=empty
         )
+
+    def measured(
+        self,
+        spec: EventFilter,
+        where: str,
+        table: str,
+        *,
+        measure: Callable[[str], exp.Expr],
+        compare: tuple[str, Any],
+        empty: float | None,
+    ) -> exp.Expr:
+        """A measure of the profile's events passing ``spec``, compared with ``compare``.
+
+        ``empty`` is the measure of no events (None: missing, so never a match).
+        When the comparison is false for no events, the profiles that match are
+        those of one grouped query over all events — a hash join, not a
+        subquery run per profile; otherwise (``at most 2``, ``sum < 100``) a
+        correlated subquery, which also sees the profiles without events.
+        """
+        fn, target = compare
+        grouped = empty is None or not OPS[fn](empty, target)
+        query, alias = self.events_of(spec, child(where, "filter"), table, correlated=not grouped)
+        compared = _COMPARE[fn](this=measure(alias), expression=self.literal(target))
+        if grouped:
+            member = exp.column(self.schema.id_column, alias)
+            matching = query.select(member, append=False).group_by(member.copy()).having(compared)
+            inside = exp.In(
+                this=exp.column(self.schema.id_column, table), query=matching.subquery()
+            )
+            return self.false_if_null(inside)
+        value = query.select(measure(alias), append=False).subquery()
+        return self.false_if_null(_COMPARE[fn](this=value, expression=self.literal(target)))
 
     def followed_by(self, node: FollowedBy, where: str, table: str) -> exp.Expr:
         first, first_alias = self.events_of(node.first, child(where, "first"), table)

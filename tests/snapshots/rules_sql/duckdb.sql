@@ -109,16 +109,19 @@ SELECT
 FROM profiles AS p
 WHERE
   (
-    (
+    p.profile_id IN (
       SELECT
-        COUNT(*)
+        e1.profile_id
       FROM events AS e1
       WHERE
-        e1.profile_id = p.profile_id
-        AND e1.event = 'Order Completed'
+        e1.event = 'Order Completed'
         AND e1.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
         AND e1.timestamp >= CAST('2024-04-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
-    ) >= 2
+      GROUP BY
+        e1.profile_id
+      HAVING
+        COUNT(*) >= 2
+    )
     AND NOT EXISTS(
       SELECT
         1
@@ -155,27 +158,30 @@ SELECT
 FROM profiles AS p
 WHERE
   (
-    COALESCE(
-      (
-        SELECT
-          SUM(e1.properties__revenue)
-        FROM events AS e1
-        WHERE
-          e1.profile_id = p.profile_id
-          AND e1.event = 'Order Completed'
-          AND e1.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
-          AND e1.timestamp >= CAST('2024-02-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
-      ),
-      0
-    ) > 100
-    AND (
+    p.profile_id IN (
       SELECT
-        COUNT(DISTINCT e2.properties__sku)
+        e1.profile_id
+      FROM events AS e1
+      WHERE
+        e1.event = 'Order Completed'
+        AND e1.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
+        AND e1.timestamp >= CAST('2024-02-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
+      GROUP BY
+        e1.profile_id
+      HAVING
+        COALESCE(SUM(e1.properties__revenue), 0) > 100
+    )
+    AND p.profile_id IN (
+      SELECT
+        e2.profile_id
       FROM events AS e2
       WHERE
-        e2.profile_id = p.profile_id
-        AND e2.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
-    ) >= 3
+        e2.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMPTZ)
+      GROUP BY
+        e2.profile_id
+      HAVING
+        COUNT(DISTINCT e2.properties__sku) >= 3
+    )
   )
 
 -- followed_by

@@ -92,16 +92,19 @@ SELECT
 FROM profiles AS p
 WHERE
   (
-    (
+    p.profile_id IN (
       SELECT
-        COUNT(*)
+        e1.profile_id
       FROM events AS e1
       WHERE
-        e1.profile_id = p.profile_id
-        AND e1.event = 'Order Completed'
+        e1.event = 'Order Completed'
         AND e1.timestamp <= '2024-05-01T12:00:00.000000Z'
         AND e1.timestamp >= '2024-04-01T12:00:00.000000Z'
-    ) >= 2
+      GROUP BY
+        e1.profile_id
+      HAVING
+        COUNT(*) >= 2
+    )
     AND NOT EXISTS(
       SELECT
         1
@@ -138,26 +141,30 @@ SELECT
 FROM profiles AS p
 WHERE
   (
-    COALESCE(
-      (
-        SELECT
-          SUM(e1.properties__revenue)
-        FROM events AS e1
-        WHERE
-          e1.profile_id = p.profile_id
-          AND e1.event = 'Order Completed'
-          AND e1.timestamp <= '2024-05-01T12:00:00.000000Z'
-          AND e1.timestamp >= '2024-02-01T12:00:00.000000Z'
-      ),
-      0
-    ) > 100
-    AND (
+    p.profile_id IN (
       SELECT
-        COUNT(DISTINCT e2.properties__sku)
+        e1.profile_id
+      FROM events AS e1
+      WHERE
+        e1.event = 'Order Completed'
+        AND e1.timestamp <= '2024-05-01T12:00:00.000000Z'
+        AND e1.timestamp >= '2024-02-01T12:00:00.000000Z'
+      GROUP BY
+        e1.profile_id
+      HAVING
+        COALESCE(SUM(e1.properties__revenue), 0) > 100
+    )
+    AND p.profile_id IN (
+      SELECT
+        e2.profile_id
       FROM events AS e2
       WHERE
-        e2.profile_id = p.profile_id AND e2.timestamp <= '2024-05-01T12:00:00.000000Z'
-    ) >= 3
+        e2.timestamp <= '2024-05-01T12:00:00.000000Z'
+      GROUP BY
+        e2.profile_id
+      HAVING
+        COUNT(DISTINCT e2.properties__sku) >= 3
+    )
   )
 
 -- followed_by
