@@ -28,6 +28,7 @@ from omnichannel.errors import FieldError, ValidationError
 from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
 from omnichannel.ingest import parse_segment
 from omnichannel.models import Event, Identity, Profile
+from omnichannel.rules import EventHistory
 from omnichannel.segments import (
     Evaluation,
     Segment,
@@ -67,11 +68,41 @@ class _Work:
     # Their state before the transaction; None when every segment must be evaluated again
     # (a new profile, or one whose identifiers changed).
     before: dict[str, ProfileState[Any] | None] = attrs.Factory(dict)
-    # Names of the events filed under each, for the segment index.
+    # Names of the events filed under each, for the segment index, and the events themselves.
     events: dict[str, set[str]] = attrs.Factory(dict)
+    filed: dict[str, list[Event]] = attrs.Factory(dict)
     # Memberships of profiles deleted by a merge: they exit those segments.
     gone: dict[str, frozenset[str]] = attrs.Factory(dict)
     changes: list[SegmentChange] = attrs.Factory(list)
+
+
+@attrs.frozen
+class _Settled:
+    """A profile's state when its segments were last settled, its subject and history.
+
+    ``history`` is None when no rule read the events then.
+    """
+
+    state: ProfileState[Any]
+    subject: dict[str, Any]
+    history: list[dict[str, Any]] | None
+
+
+class _Loader:
+    """Loads a profile's history when a rule first needs it, and keeps what it loaded."""
+
+    def __init__(self, load: Callable[[], list[dict[str, Any]]]) -> None:
+        self.load = load
+        self.value: list[dict[str, Any]] | None = None
+
+    def __call__(self) -> list[dict[str, Any]]:
+        self.value = self.load()
+        return self.value
+
+
+def _joined(history: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A kept history with new events' documents: the same object when there are none."""
+    return EventHistory([*history, *new]) if new else history
 
 
 @attrs.frozen(kw_only=True)
@@ -191,7 +222,7 @@ class Engine:
         self._listeners: list[Callable[[Sequence[SegmentChange]], object]] = []
         self._event_docs = EventDocs()
         # The subject of the state last settled, per profile: the next event's "before".
-        self._settled: dict[str, tuple[ProfileState[Any], dict[str, Any]]] = {}
+        self._settled: dict[str, _Settled] = {}
 
     # --- writing ------------------------------------------------------------------------
 
@@ -304,6 +335,7 @@ class Engine:
             filed = (event, ids) if pid == profile_id else None
             self._refresh(tx, pid, membership.get(pid), filed, work)
         work.events.setdefault(profile_id, set()).add(event_name(event))
+        work.filed.setdefault(profile_id, []).append(event)
         for gone in before - touched:
             # Deleted by the re-resolution: nothing of it may be written back or trusted.
             work.pending.pop(gone, None)
@@ -473,50 +505,48 @@ class Engine:
                 for key in sorted(keys)
             )
         for profile_id, (identities, state) in work.pending.items():
-            members = tx.memberships(profile_id)
-            after = self._subject_of_state(profile_id, state, identities)
             base = work.before.get(profile_id)
-            fields = (
-                ()
-                if base is None
-                else changed_fields(self._subject_of_state(profile_id, base, identities), after)
-            )
-            self._remember_subject(profile_id, state, after)
-            self._settle(
-                tx,
+            known = None if base is None else self._settled_as(profile_id, base)
+            after = subject_of(profile_id, state, identities=identities)
+            if base is None:
+                fields: set[str] = set()
+            else:
+                before = (
+                    known.subject if known else subject_of(profile_id, base, identities=identities)
+                )
+                fields = changed_fields(before, after)
+            if known is not None and known.history is not None:
+                # The history the last evaluation read, and this transaction's events.
+                new = [self._event_docs(e) for e in work.filed.get(profile_id, ())]
+                load = _Loader(functools.partial(_joined, known.history, new))
+            else:
+                load = _Loader(functools.partial(self._history, tx, identities))
+            result = self.segmentation.evaluate(
                 profile_id,
-                self.segmentation.evaluate(
-                    profile_id,
-                    after,
-                    work.now,
-                    members,
-                    events=work.events.get(profile_id, ()),
-                    fields=fields,
-                    everything=base is None,
-                    history=functools.partial(self._history, tx, identities),
-                ),
-                work,
+                after,
+                work.now,
+                tx.memberships(profile_id),
+                events=work.events.get(profile_id, ()),
+                fields=fields,
+                everything=base is None,
+                history=load,
             )
+            self._remember(profile_id, _Settled(state, after, load.value))
+            self._settle(tx, profile_id, result, work)
 
-    def _subject_of_state(
-        self, profile_id: str, state: ProfileState[Any], identities: frozenset[Identity]
-    ) -> dict[str, Any]:
-        """`subject_of` a state, reusing the one made when that very state was settled."""
+    def _settled_as(self, profile_id: str, state: ProfileState[Any]) -> _Settled | None:
+        """What was kept when this very state was last settled, if it was."""
         hit = self._settled.get(profile_id)
-        if hit is not None and hit[0] is state:
-            return hit[1]
-        return subject_of(profile_id, state, identities=identities)
+        return hit if hit is not None and hit.state is state else None
 
-    def _remember_subject(
-        self, profile_id: str, state: ProfileState[Any], subject: dict[str, Any]
-    ) -> None:
+    def _remember(self, profile_id: str, settled: _Settled) -> None:
         # The state settled now is the "before" of the profile's next event: keep its subject
-        # (a bounded memory; a miss only costs making it again).
-        settled = self._settled
-        settled.pop(profile_id, None)
-        if len(settled) >= SUBJECT_MEMORY:
-            del settled[next(iter(settled))]
-        settled[profile_id] = (state, subject)
+        # and history (a bounded memory; a miss only costs making them again).
+        memory = self._settled
+        memory.pop(profile_id, None)
+        if len(memory) >= SUBJECT_MEMORY:
+            del memory[next(iter(memory))]
+        memory[profile_id] = settled
 
     def _history(self, tx: Transaction, identities: Iterable[Identity]) -> list[dict[str, Any]]:
         """A profile's events as segment rules read them, in time order."""
@@ -717,16 +747,18 @@ class Engine:
 
     def _reevaluate(self, tx: Transaction, row: ProfileRow, work: _Work, **what: Any) -> None:
         """Evaluate segments for a stored profile (``what``: see `Segmentation.evaluate`)."""
-        subject = self._subject(tx, row, events=False)
+        pid, state = row.profile_id, self._state_of(tx, row)
+        known = self._settled_as(pid, state)
+        subject = known.subject if known else subject_of(pid, state, identities=row.identities)
+        if known is not None and known.history is not None:
+            load = _Loader(functools.partial(_joined, known.history, []))
+        else:
+            load = _Loader(functools.partial(self._history, tx, row.identities))
         result = self.segmentation.evaluate(
-            row.profile_id,
-            subject,
-            work.now,
-            frozenset(subject["segments"]),
-            history=functools.partial(self._history, tx, row.identities),
-            **what,
+            pid, subject, work.now, tx.memberships(pid), history=load, **what
         )
-        self._settle(tx, row.profile_id, result, work)
+        self._remember(pid, _Settled(state, subject, load.value))
+        self._settle(tx, pid, result, work)
 
     def refresh(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:
         """Flip the memberships whose time has come ("did X within 7 days" ran out).
