@@ -902,5 +902,22 @@ def _same_with_history(case):
     now, rule, subjects = case
     test = compile_rule(rule)
     for subject in subjects:
-        indexed = {**subject, "events": EventHistory(subject["events"])}
-        assert test(indexed, now) == test(subject, now)
+        events = subject["events"]
+        expected = test(subject, now)
+        assert test({**subject, "events": EventHistory(events)}, now) == expected
+        # Grown from a part, as a live feed grows it: in any order, and in time order
+        # (the index is extended, once built or not).
+        timed = sorted((e for e in events if e["timestamp"] is not None), key=_at)
+        for ordered in (events, timed):
+            half = len(ordered) // 2
+            start = EventHistory(ordered[:half])
+            start.named("Order Completed")  # build the index on one of the two
+            for first in (start, EventHistory(ordered[:half])):
+                grown = first.extended(ordered[half:])
+                assert test({**subject, "events": grown}, now) == expected
+
+
+def _at(event):
+    from omnichannel.rules._python import as_instant
+
+    return as_instant(event["timestamp"])

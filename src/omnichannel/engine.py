@@ -102,7 +102,11 @@ class _Loader:
 
 def _joined(history: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A kept history with new events' documents: the same object when there are none."""
-    return EventHistory([*history, *new]) if new else history
+    if not new:
+        return history
+    if isinstance(history, EventHistory):
+        return history.extended(new)
+    return EventHistory([*history, *new])  # pragma: no cover - kept histories are indexed
 
 
 @attrs.frozen(kw_only=True)

@@ -634,13 +634,40 @@ class EventHistory(list):  # type: ignore[type-arg]
 
     __slots__ = ("_index",)
 
-    def __init__(self, events: Any = ()) -> None:
+    def __init__(
+        self,
+        events: Any = (),
+        *,
+        index: dict[Any, tuple[list[Any], list[dt.datetime]]] | None = None,
+    ) -> None:
+        if index is not None:  # events in time order with their index, from `extended`
+            super().__init__(events)
+            self._index = index
+            return
         timed = [(at, e) for e in events if (at := _instant_of(e)) is not None]
         timed.sort(key=operator.itemgetter(0))  # stable: equal instants keep their order
         super().__init__(e for _, e in timed)
-        self._index: dict[Any, tuple[list[Any], list[dt.datetime]]] = {
-            None: (list(self), [at for at, _ in timed])
-        }
+        self._index = {None: (list(self), [at for at, _ in timed])}
+
+    def extended(self, events: Any) -> EventHistory:
+        """This history with ``events`` added (a new history; this one is unchanged).
+
+        Events that come after every event already here, the usual case of
+        a live feed, extend the index as it is instead of building it again.
+        """
+        timed = [(at, e) for e in events if (at := _instant_of(e)) is not None]
+        timed.sort(key=operator.itemgetter(0))
+        times = self._index[None][1]
+        if timed and times and timed[0][0] < times[-1]:
+            return EventHistory([*self, *(e for _, e in timed)])
+        index = {key: (list(found), list(stamps)) for key, (found, stamps) in self._index.items()}
+        built = len(index) > 1
+        for at, event in timed:
+            for key in (None, event.get("event")) if built else (None,):
+                found, stamps = index.setdefault(key, ([], []))
+                found.append(event)
+                stamps.append(at)
+        return EventHistory(index[None][0], index=index)
 
     def named(self, name: str | None) -> tuple[list[Any], list[dt.datetime]]:
         """The events called ``name`` (all for None) and their instants, in time order."""
