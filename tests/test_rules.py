@@ -894,6 +894,16 @@ def test_an_event_history_keeps_the_window_edges():
         assert matches(did("Order Completed").within(days=7).exactly(2), subject)
         assert matches(did_not("Email Opened").within(days=7), subject)
         assert matches(did(None).within(days=7).exactly(2), subject)
+    cart = [
+        {"event": "Order Completed", "timestamp": start - dt.timedelta(days=1)},
+        {"event": "Product Added", "timestamp": start},  # exactly at the window's start
+    ]
+    abandoned = did("Product Added").within(days=7).not_followed_by("Order Completed")
+    for subject in ({"events": cart}, {"events": EventHistory(cart)}):
+        assert matches(abandoned, subject)
+        assert not matches(
+            did("Product Added").within(days=7).followed_by("Order Completed"), subject
+        )
 
 
 def _same_with_history(case):

@@ -790,19 +790,45 @@ def _followed_any_time(node: FollowedBy) -> Predicate:
     Some start is never followed exactly when the latest start is not; some
     start is followed exactly when the earliest start precedes the latest end.
     """
-    first, then, negate = scan(node.first), scan(node.then), node.negate
+    first, then, negate = extremes(node.first), extremes(node.then), node.negate
 
     def test(s: Mapping[str, Any], now: dt.datetime) -> bool:
         events = _events(s)
-        starts = [at for at, _ in first(events, now)]
-        if not starts:
+        earliest, latest = first(events, now)
+        if latest is None:
             return False
-        ends = [at for at, _ in then(events, now)]
+        last_end = then(events, now)[1]
         if negate:
-            return not ends or max(ends) <= max(starts)
-        return bool(ends) and min(starts) < max(ends)
+            return last_end is None or last_end <= latest
+        return last_end is not None and earliest is not None and earliest < last_end
 
     return test
+
+
+_Extremes = Callable[[Any, dt.datetime], tuple[dt.datetime | None, dt.datetime | None]]
+
+
+def extremes(spec: EventFilter) -> _Extremes:
+    """Compile an event filter into ``extremes(events, now)``: the first and last passing instant.
+
+    Over an `EventHistory` with no property test, the window's two ends are
+    found by bisection: no event is read.
+    """
+    passing = scan(spec)
+    name, window = spec.event, spec.window
+    span = None if window.seconds is None else dt.timedelta(seconds=window.seconds)
+
+    def ends(events: Any, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+        if spec.where is None and events.__class__ is EventHistory:
+            times = events.named(name)[1]
+            low = now - span if span is not None else window.since
+            first = 0 if low is None else bisect.bisect_left(times, low)
+            last = bisect.bisect_right(times, now)
+            return (times[first], times[last - 1]) if first < last else (None, None)
+        found = [at for at, _ in passing(events, now)]
+        return (min(found), max(found)) if found else (None, None)
+
+    return ends
 
 
 def _segment(node: InSegment) -> Predicate:
