@@ -68,8 +68,7 @@ class _Work:
     # Their state before the transaction; None when every segment must be evaluated again
     # (a new profile, or one whose identifiers changed).
     before: dict[str, ProfileState[Any] | None] = attrs.Factory(dict)
-    # Names of the events filed under each, for the segment index, and the events themselves.
-    events: dict[str, set[str]] = attrs.Factory(dict)
+    # The events filed under each (their names feed the segment index).
     filed: dict[str, list[Event]] = attrs.Factory(dict)
     # Memberships of profiles deleted by a merge: they exit those segments.
     gone: dict[str, frozenset[str]] = attrs.Factory(dict)
@@ -338,7 +337,6 @@ class Engine:
         for pid in sorted(touched):
             filed = (event, ids) if pid == profile_id else None
             self._refresh(tx, pid, membership.get(pid), filed, work)
-        work.events.setdefault(profile_id, set()).add(event_name(event))
         work.filed.setdefault(profile_id, []).append(event)
         for gone in before - touched:
             # Deleted by the re-resolution: nothing of it may be written back or trusted.
@@ -530,7 +528,7 @@ class Engine:
                 after,
                 work.now,
                 tx.memberships(profile_id),
-                events=work.events.get(profile_id, ()),
+                events={event_name(e) for e in work.filed.get(profile_id, ())},
                 fields=fields,
                 everything=base is None,
                 history=load,

@@ -632,14 +632,16 @@ class EventHistory(list):  # type: ignore[type-arg]
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_index",)
+    __slots__ = ("_built", "_index")
 
     def __init__(
         self,
         events: Any = (),
         *,
         index: dict[Any, tuple[list[Any], list[dt.datetime]]] | None = None,
+        built: bool = False,
     ) -> None:
+        self._built = built  # whether ``index`` holds the events by name, or only all of them
         if index is not None:  # events in time order with their index, from `extended`
             super().__init__(events)
             self._index = index
@@ -661,27 +663,25 @@ class EventHistory(list):  # type: ignore[type-arg]
         if timed and times and timed[0][0] < times[-1]:
             return EventHistory([*self, *(e for _, e in timed)])
         index = {key: (list(found), list(stamps)) for key, (found, stamps) in self._index.items()}
-        built = len(index) > 1
         for at, event in timed:
-            for key in (None, event.get("event")) if built else (None,):
+            for key in (None, event.get("event")) if self._built else (None,):
                 found, stamps = index.setdefault(key, ([], []))
                 found.append(event)
                 stamps.append(at)
-        return EventHistory(index[None][0], index=index)
+        return EventHistory(index[None][0], index=index, built=self._built)
 
     def named(self, name: str | None) -> tuple[list[Any], list[dt.datetime]]:
         """The events called ``name`` (all for None) and their instants, in time order."""
         index = self._index
-        if len(index) == 1:  # the first named lookup builds the whole index at once
+        if not self._built:  # the first named lookup builds the whole index at once
             for event, at in zip(*index[None], strict=True):
                 events, times = index.setdefault(event.get("event"), ([], []))
                 events.append(event)
                 times.append(at)
-            index.setdefault(_INDEXED, ([], []))
+            self._built = True
         return index.get(name, _NONE)
 
 
-_INDEXED = object()  # an index key no event name can be: marks the index as built
 _NONE: tuple[list[Any], list[dt.datetime]] = ([], [])
 
 

@@ -152,10 +152,6 @@ class Segmentation:
     def __getitem__(self, key: str) -> Segment:
         return self.segments[self._position[key]]
 
-    def timed(self) -> tuple[Segment, ...]:
-        """The segments whose answer can change with time alone."""
-        return tuple(self.segments[n] for n in sorted(self._timed))
-
     def _affected(self, events: Iterable[str], fields: Collection[str]) -> set[int]:
         found: set[int] = set()
         names = list(events)

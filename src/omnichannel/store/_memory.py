@@ -17,7 +17,6 @@ from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
 from omnichannel.store._protocol import IdentityRow, ProfileRow
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -122,7 +121,9 @@ class _MemoryTransaction:
 
     def delete_profile(self, profile_id: str) -> None:
         self._delete(self._s.profiles, profile_id)
-        self.put_memberships(profile_id, (), self.memberships(profile_id), _EPOCH)
+        for key in self.memberships(profile_id):
+            self._toggle(self._s.members[profile_id], key, present=False)
+            self._toggle(self._s.by_segment[key], profile_id, present=False)
         self._delete(self._s.timers, profile_id)
 
     def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
