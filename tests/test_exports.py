@@ -10,7 +10,7 @@ PUBLIC = {
     "omnichannel": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
         "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
-        "Profile", "RuleError", "StoreError", "ValidationError", "converter",
+        "Profile", "RuleError", "StoreError", "TemplateError", "ValidationError", "converter",
     ],
     "omnichannel.models": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Event", "EventType", "Identity",
@@ -22,7 +22,22 @@ PUBLIC = {
         "channel_group", "parse_segment", "parse_segment_batch", "source_categories",
         "traffic_source", "utm_from_url",
     ],
-    "omnichannel.errors": ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"],
+    "omnichannel.errors": [
+        "FieldError", "OmnichannelError", "RuleError", "StoreError", "TemplateError", "ValidationError",
+    ],
+    "omnichannel.personalization": [
+        "DEFAULT_COSTS", "PUSH_MAX_BYTES", "Aborted", "AdsAudience", "Campaign", "ChannelScore", "Choice",
+        "CoOccurrence", "Decision", "Email", "InApp", "Limits", "Message", "Push", "Recommendation",
+        "RenderSettings", "Rendered", "RenderedAds", "RenderedEmail", "RenderedInApp", "RenderedPush",
+        "RenderedSms", "Sms", "Template", "Variant", "Webhook", "as_template_items", "baskets_from_events",
+        "bucket", "compile_template", "decide", "learn_cooccurrence", "rank_channels", "render",
+        "subject_from", "template_data",
+    ],
+    "omnichannel.channels": [],
+    "omnichannel.channels.sms": [
+        "GSM7_BASIC", "GSM7_EXTENSION", "MAX_BODY_CHARS", "PART_LIMITS", "SINGLE_LIMITS", "Encoding",
+        "SmsSegments", "encoding_of", "segments",
+    ],
     "omnichannel.rules": [
         "ALWAYS", "DIALECTS", "NEVER", "Aggregate", "All", "Anniversary", "AnyOf", "Arith",
         "Between", "Case", "Compare", "Concat", "Const", "Constant", "EventAggregate", "EventCount",

@@ -17,6 +17,7 @@ from omnichannel.errors import (
     OmnichannelError,
     RuleError,
     StoreError,
+    TemplateError,
     ValidationError,
 )
 from omnichannel.models import (
@@ -53,6 +54,7 @@ __all__ = [
     "Profile",
     "RuleError",
     "StoreError",
+    "TemplateError",
     "ValidationError",
     "converter",
 ]

@@ -4,7 +4,9 @@
 Exception
  └── OmnichannelError          root: catch this to catch everything of ours
       ├── ValidationError      (also ValueError) bad input, every problem listed
-      │    └── RuleError       a rule that cannot be read or run (path inside the rule)
+      │    ├── RuleError       a rule that cannot be read or run (path inside the rule)
+      │    └── TemplateError   a template that cannot be compiled, or a rendering that
+      │                        breaks a limit or a channel's constraint (path of the template)
       └── StoreError           (also RuntimeError) the store could not do its part
 ```
 
@@ -24,7 +26,14 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["FieldError", "OmnichannelError", "RuleError", "StoreError", "ValidationError"]
+__all__ = [
+    "FieldError",
+    "OmnichannelError",
+    "RuleError",
+    "StoreError",
+    "TemplateError",
+    "ValidationError",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -116,6 +125,28 @@ class RuleError(ValidationError):
     @classmethod
     def one(cls, path: str, code: str, message: str) -> RuleError:
         """Build a RuleError holding one problem."""
+        return cls([FieldError(path=path, code=code, message=message)])
+
+
+class TemplateError(ValidationError):
+    """A template cannot be compiled, or a rendering broke a limit or a channel's constraint.
+
+    The path names the template's field in the message (``$.email.html``,
+    ``$.blocks.footer``); the code says what went wrong (``syntax``,
+    ``limit``, ``timeout``, ``too_long``, ``missing_unsubscribe`` ...). An
+    abort asked for by the template itself is not an error but a result
+    (`omnichannel.personalization.Aborted`).
+
+    Examples:
+        >>> TemplateError.one("$.sms.body", "too_long", "over 1,600 characters").errors[0].code
+        'too_long'
+
+    .. versionadded:: 0.1.0
+    """
+
+    @classmethod
+    def one(cls, path: str, code: str, message: str) -> TemplateError:
+        """Build a TemplateError holding one problem."""
         return cls([FieldError(path=path, code=code, message=message)])
 
 
