@@ -20,6 +20,8 @@ CHECKED = [
     "guides/jsonlogic.md",
     "guides/channel-grouping.md",
     "guides/segment-ingest.md",
+    "guides/personalization.md",
+    "guides/recommendations.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

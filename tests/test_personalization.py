@@ -417,11 +417,12 @@ def test_one_voice_on_every_channel():
     )
     offer = "20,00\xa0€ off Schuhe"
     assert f"Hi Ann: {offer}" == out.email.subject
-    assert f"Hi Ann! {offer}. STOP to opt out" == out.sms.body
-    assert ("GSM-7", 1) == (
+    # The SMS prints the price with a plain space (CLDR's no-break one would make it UCS-2).
+    assert ("Hi Ann! 20,00 € off Schuhe. STOP to opt out", "GSM-7", 1) == (
+        out.sms.body,
         out.sms.segments.encoding,
         out.sms.segments.segments,
-    ) or out.sms.segments.encoding == "UCS-2"
+    )
     assert offer == out.push.body
     assert offer == out.in_app.title
     assert {"profile": "p1", "n": 3, "lines": [offer]} == out.webhook

@@ -51,6 +51,14 @@ def _settings(context: Any) -> Any:
     return context.budget.settings
 
 
+#: No-break and narrow no-break spaces (CLDR money and date formats use them).
+_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
+
+
+def _finish(text: str, context: Any) -> str:
+    return text.translate(_SPACES) if context.plain_spaces else text
+
+
 def _amount(value: object) -> Decimal:
     if isinstance(value, bool):
         raise FilterArgumentError("money expects a number", token=None)
@@ -85,7 +93,7 @@ def money(value: object, currency: object = None, *, context: Any) -> str:
         value = value.get("amount")
     code = str(code or settings.currency).upper()
     try:
-        return format_money(_amount(value), code, settings.locale)
+        return _finish(format_money(_amount(value), code, settings.locale), context)
     except babel.numbers.UnknownCurrencyError:
         raise FilterArgumentError(f"{code!r} is not a currency", token=None) from None
 
@@ -125,7 +133,7 @@ def date(value: object, fmt: object = None, *, context: Any) -> object:
         return str(value)
     if is_undefined(fmt) or fmt is None:
         return instant.isoformat()
-    return instant.strftime(str(fmt))
+    return _finish(instant.strftime(str(fmt)), context)
 
 
 def _babel_dates(kind: str) -> Callable[..., object]:
@@ -140,12 +148,14 @@ def _babel_dates(kind: str) -> Callable[..., object]:
         pattern = "medium" if is_undefined(style) else str(style)
         locale = _locale(settings.locale)
         if kind == "date":
-            return babel.dates.format_date(instant.date(), format=pattern, locale=locale)
-        if kind == "time":
-            return babel.dates.format_time(instant.timetz(), format=pattern, locale=locale)
-        return babel.dates.format_datetime(
-            instant, format=pattern, tzinfo=instant.tzinfo, locale=locale
-        )
+            text = babel.dates.format_date(instant.date(), format=pattern, locale=locale)
+        elif kind == "time":
+            text = babel.dates.format_time(instant.timetz(), format=pattern, locale=locale)
+        else:
+            text = babel.dates.format_datetime(
+                instant, format=pattern, tzinfo=instant.tzinfo, locale=locale
+            )
+        return _finish(text, context)
 
     local.__name__ = f"local_{kind}"
     local.__doc__ = (

@@ -17,6 +17,7 @@ lacks:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sized
 from io import StringIO
@@ -183,12 +184,16 @@ class _Context(RenderContext):
     """A render context that spends the rendering's budget on every loop iteration."""
 
     budget: Budget
+    #: Filters print plain spaces, not the no-break spaces of CLDR formats (which force an
+    #: SMS into UCS-2: half the characters per segment).
+    plain_spaces: bool = False
 
     def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
         super().__init__(template, **kwargs)
         parent = kwargs.get("parent_context")
         if isinstance(parent, _Context):  # a copy made by `render`: same budget
             self.budget = parent.budget
+            self.plain_spaces = parent.plain_spaces
 
     def raise_for_loop_limit(self, length: int = 1) -> None:
         super().raise_for_loop_limit(length)
@@ -343,6 +348,7 @@ class Template:
     html: bool
     limits: Limits
     _bound: BoundTemplate = attrs.field(repr=False, alias="bound")
+    plain_spaces: bool = False
 
     @property
     def variables(self) -> frozenset[str]:
@@ -366,6 +372,7 @@ class Template:
         """Render with a budget shared by several templates (the renditions of one message)."""
         context = _Context(self._bound, globals=data)
         context.budget = budget
+        context.plain_spaces = self.plain_spaces
         buffer = _Output(limit=budget.output_chars)
         try:
             self._bound.render_with_context(context, buffer)
@@ -384,11 +391,15 @@ def compile_template(
     html: bool = False,
     limits: Limits | None = None,
     blocks: Mapping[str, str] | None = None,
+    plain_spaces: bool = False,
 ) -> Template:
     """Parse a Liquid template for rendering under ``limits``.
 
     ``html`` escapes every value the template prints (not its own markup);
-    ``blocks`` are the shared content blocks ``{% include "name" %}`` reads.
+    ``blocks`` are the shared content blocks ``{% include "name" %}`` reads;
+    ``plain_spaces`` makes money and date filters print plain spaces where
+    the locale's format has no-break ones (for SMS: one such character
+    turns the whole message into UCS-2, at half the characters a segment).
     Syntax errors, unknown filters and oversized sources raise
     `TemplateError` at ``path``.
 
@@ -409,7 +420,7 @@ def compile_template(
         )
     env = _environments(limits, html, tuple(sorted((blocks or {}).items())))
     try:
-        bound = env.from_string(source, name=path)
+        bound = env.from_string(_inline(source, blocks or {}, limits.template_chars), name=path)
         # Unknown filters and blocks fail here, at definition, not at the first send.
         analysis = bound.analyze(include_partials=True)
     except (LiquidError, RecursionError) as exc:
@@ -418,7 +429,29 @@ def compile_template(
     unknown = sorted(set(analysis.filters) - set(env.filters))
     if unknown:
         raise TemplateError.one(path, "unknown_filter", f"unknown filter {unknown[0]!r}")
-    return Template(source=source, path=path, html=html, limits=limits, bound=bound)
+    return Template(
+        source=source, path=path, html=html, limits=limits, bound=bound, plain_spaces=plain_spaces
+    )
+
+
+_INCLUDE = re.compile(r"""\{%\s*include\s+(['"])([^'"]+)\1\s*%\}""")
+
+
+def _inline(source: str, blocks: Mapping[str, str], most: int) -> str:
+    """Put each block's text where a bare ``{% include "name" %}`` asks for it.
+
+    The same meaning as the include tag (the block sees the includer's
+    variables) without its cost per rendering: a template lookup and a new
+    scope per include. A block that includes itself, an include with
+    arguments or whitespace control, or an expansion longer than ``most``
+    stays a run-time include, under the context depth limit.
+    """
+    for _depth in range(8):
+        expanded = _INCLUDE.sub(lambda m: blocks.get(m[2], m[0]), source)
+        if expanded == source or len(expanded) > most:
+            return source
+        source = expanded
+    return source
 
 
 _ENVIRONMENTS: dict[tuple[Limits, bool, tuple[tuple[str, str], ...]], Environment] = {}

@@ -239,7 +239,12 @@ class Message:
         for path, source, html in self._sources():
             try:
                 templates[path] = compile_template(
-                    source, path=path, html=html, limits=self.limits, blocks=self.blocks
+                    source,
+                    path=path,
+                    html=html,
+                    limits=self.limits,
+                    blocks=self.blocks,
+                    plain_spaces=path.startswith("$.sms."),
                 )
             except TemplateError as exc:  # noqa: PERF203 - report every template's problems
                 problems.extend(exc.errors)
