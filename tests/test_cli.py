@@ -120,4 +120,5 @@ def test_demo_lives_through_a_small_shop(tmp_path, capsys):
     assert "profiles after identity resolution" in out
     assert "customers" in out
     assert "the same members as real time" in out
+    assert "cart reminder to the cart abandoners" in out
     assert 2 == main(["demo", "--db", str(db), "--profiles", "0"])
