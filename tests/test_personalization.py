@@ -460,6 +460,7 @@ def test_bad_render_arguments(kwargs, path, code):
         ({"first_name": "Ann\nBcc"}, "email", "$.email.subject", "invalid"),
         ({"note": "é" * 1700}, "sms", "$.sms.body", "too_long"),
         ({"note": "ü" * 3000}, "push", "$.push", "too_large"),
+        ({"note": "a lone \ud83d surrogate"}, "sms", "$.sms.body", "invalid_unicode"),
     ],
 )
 def test_rendered_text_is_checked_again(traits, channel, path, code):

@@ -246,7 +246,7 @@ def _pack(text: str, limit: int, size: Callable[[str], int] | None) -> tuple[str
         end = min(length, start + limit)
         excess = size(text[start:end]) - limit
         while excess > 0:
-            end -= excess
+            end -= (excess + 1) >> 1
             excess = size(text[start:end]) - limit
         parts.append(text[start:end])
         start = end

@@ -498,7 +498,11 @@ def _sms(run: _Renderer) -> RenderedSms:
         raise TemplateError.one("$.sms.body", "too_long", f"rendered to {len(body)} characters")
     if not body:
         raise TemplateError.one("$.sms.body", "empty", "rendered to an empty text")
-    return RenderedSms(body=body, segments=sms_segments(body))
+    try:
+        counted = sms_segments(body)
+    except ValidationError as exc:  # a lone surrogate from a trait cannot be sent
+        raise TemplateError(e.under("$.sms.body") for e in exc.errors) from None
+    return RenderedSms(body=body, segments=counted)
 
 
 def _push(run: _Renderer) -> RenderedPush:
