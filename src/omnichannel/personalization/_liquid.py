@@ -70,11 +70,14 @@ class Limits:
         context_depth: Deepest nesting of ``include``/``render`` and scopes
             (``context_depth_limit``).
         block_nesting: Deepest nesting of block tags (``block_nesting_limit``).
-        seconds: Longest time one rendering may take.
+        seconds: Time one rendering may take; checked between operations (every loop
+            iteration and filter call), so the default leaves room for the last one:
+            the slowest a filter may be on the largest value allowed is well under
+            0.1 s, and no rendering passes 1 s.
 
     Examples:
         >>> Limits().seconds
-        1.0
+        0.9
         >>> Limits(loop_iterations=0)
         Traceback (most recent call last):
         ...
@@ -92,7 +95,7 @@ class Limits:
     namespace_bytes: int = attrs.field(default=1_000_000, validator=_positive)
     context_depth: int = attrs.field(default=30, validator=_positive)
     block_nesting: int = attrs.field(default=30, validator=_positive)
-    seconds: float = attrs.field(default=1.0, validator=_positive)
+    seconds: float = attrs.field(default=0.9, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -240,6 +243,9 @@ def _size(value: object) -> int:
 def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a filter: spend the budget, refuse values whose worst-case output is too large."""
     wants_context = getattr(func, "with_context", False)
+    # python-liquid's `uniq` compares every item with every earlier one (it must accept
+    # unhashable items): its work grows with the square of the list's length.
+    quadratic = name == "uniq"
 
     def guarded(value: object, *args: object, **kwargs: Any) -> Any:
         context = kwargs["context"] if wants_context else kwargs.pop("context")
@@ -252,6 +258,8 @@ def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         for arg in args:
             factor += _size(arg)
         estimate = _size(value) * factor
+        if quadratic:
+            estimate = _size(value) ** 2 // 10
         if estimate > budget.value_chars:
             raise _ValueTooLargeError(f"filter {name!r} on a value this large", token=None)
         result = func(value, *args, **kwargs)
