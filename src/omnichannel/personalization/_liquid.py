@@ -35,6 +35,7 @@ from liquid.tag import Tag
 from liquid.token import TOKEN_TAG, Token
 
 from omnichannel.errors import TemplateError, ValidationError
+from omnichannel.personalization._filters import FILTERS
 
 __all__ = [
     "Aborted",
@@ -302,8 +303,6 @@ class _AbortTag(Tag):
 
 
 def _environment(limits: Limits, *, html: bool, blocks: Mapping[str, str]) -> Environment:
-    from omnichannel.personalization._filters import FILTERS
-
     env = Environment(
         autoescape=html,
         strict_filters=True,

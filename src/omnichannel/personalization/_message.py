@@ -167,8 +167,9 @@ class AdsAudience:
 
 
 _RENDITIONS = ("email", "sms", "push", "in_app", "webhook", "ads")
+#: The fields of each rendition that are templates (the sender and reply-to are not).
 _FIELDS: Mapping[str, tuple[str, ...]] = {
-    "email": ("subject", "preheader", "html", "text", "sender", "reply_to"),
+    "email": ("subject", "preheader", "html", "text"),
     "sms": ("body",),
     "push": ("title", "body", "deep_link", "image"),
     "in_app": ("title", "body", "cta_label", "cta_url", "image"),
@@ -265,7 +266,7 @@ class Message:
             rendition = getattr(self, channel)
             for field in fields if rendition is not None else ():
                 source = getattr(rendition, field)
-                if source is not None and field not in ("sender", "reply_to"):
+                if source is not None:
                     yield f"$.{channel}.{field}", source, field == "html"
         if self.webhook is not None:
             yield from (
