@@ -15,6 +15,7 @@ from omnichannel._convert import Converter, converter
 from omnichannel.errors import (
     FieldError,
     OmnichannelError,
+    PluginError,
     RuleError,
     StoreError,
     TemplateError,
@@ -51,6 +52,7 @@ __all__ = [
     "LineItem",
     "Money",
     "OmnichannelError",
+    "PluginError",
     "Profile",
     "RuleError",
     "StoreError",

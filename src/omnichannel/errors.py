@@ -7,7 +7,10 @@ Exception
       │    ├── RuleError       a rule that cannot be read or run (path inside the rule)
       │    └── TemplateError   a template that cannot be compiled, or a rendering that
       │                        breaks a limit or a channel's constraint (path of the template)
-      └── StoreError           (also RuntimeError) the store could not do its part
+      ├── StoreError           (also RuntimeError) the store could not do its part
+      └── PluginError          (also ImportError) a channel adapter plugin that cannot be
+                               loaded or does not keep the adapter protocol (names its
+                               distribution)
 ```
 
 Every leaf also subclasses the builtin it behaves like, so code written for
@@ -29,6 +32,7 @@ import attrs
 __all__ = [
     "FieldError",
     "OmnichannelError",
+    "PluginError",
     "RuleError",
     "StoreError",
     "TemplateError",
@@ -168,3 +172,27 @@ class StoreError(OmnichannelError, RuntimeError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class PluginError(OmnichannelError, ImportError):
+    """A channel adapter cannot be found, loaded or trusted to keep the adapter protocol.
+
+    ``distribution`` names the installed package that declared the faulty
+    entry point (``None`` for an adapter registered in code or not found);
+    ``code`` is stable (``unknown``, ``import``, ``protocol``).
+
+    Examples:
+        >>> err = PluginError("no adapter named 'fax'", code="unknown")
+        >>> err.code, err.distribution
+        ('unknown', None)
+
+    .. versionadded:: 0.1.0
+    """
+
+    code: str
+    distribution: str | None
+
+    def __init__(self, message: str, *, code: str, distribution: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.distribution = distribution
