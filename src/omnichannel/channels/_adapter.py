@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
-from omnichannel.personalization import (
-    RenderedAds,
-    RenderedEmail,
-    RenderedInApp,
-    RenderedPush,
-    RenderedSms,
-)
-from omnichannel.typing import JSONValue
+if TYPE_CHECKING:
+    # Personalization imports channel facts (SMS segments) from this package: the
+    # renditions are named for the checker only, so neither package imports the other first.
+    from omnichannel.personalization import (
+        RenderedAds,
+        RenderedEmail,
+        RenderedInApp,
+        RenderedPush,
+        RenderedSms,
+    )
+    from omnichannel.typing import JSONValue
 
 __all__ = [
     "Adapter",
@@ -120,10 +123,13 @@ class Capabilities:
     burst: int = attrs.field(default=1, validator=attrs.validators.ge(1))
 
 
-#: A message's content for one channel: a rendition, or the JSON body of a webhook.
-Content: TypeAlias = (
-    RenderedEmail | RenderedSms | RenderedPush | RenderedInApp | RenderedAds | JSONValue
-)
+if TYPE_CHECKING:
+    #: A message's content for one channel: a rendition, or the JSON body of a webhook.
+    Content: TypeAlias = (
+        RenderedEmail | RenderedSms | RenderedPush | RenderedInApp | RenderedAds | JSONValue
+    )
+else:
+    Content = Any
 
 
 @attrs.frozen(kw_only=True)

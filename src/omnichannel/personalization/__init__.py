@@ -39,6 +39,7 @@ from omnichannel.personalization._message import (
     template_data,
 )
 from omnichannel.personalization._reach import (
+    ADDRESS_KINDS,
     DEFAULT_COSTS,
     ChannelScore,
     Decision,
@@ -56,6 +57,7 @@ from omnichannel.personalization._recommend import (
 from omnichannel.personalization._variants import Campaign, Choice, Variant, bucket
 
 __all__ = [
+    "ADDRESS_KINDS",
     "DEFAULT_COSTS",
     "PUSH_MAX_BYTES",
     "Aborted",

@@ -30,7 +30,7 @@ DEFAULT_COSTS: Mapping[str, float] = {
 }
 
 #: The identity kind a channel sends to.
-_ADDRESS: Mapping[str, str] = {"email": "email", "sms": "phone", "push": "push_token"}
+ADDRESS_KINDS: Mapping[str, str] = {"email": "email", "sms": "phone", "push": "push_token"}
 #: Channels shown inside the product the person is using need no contact consent.
 _NO_CONSENT = frozenset({"in_app"})
 #: Where engagement with a channel shows up as activity.
@@ -173,7 +173,7 @@ def rank_channels(
         else:
             eligible = False
             reasons.append(f"no consent to {message.purpose} on {channel}")
-        kind = _ADDRESS.get(channel)
+        kind = ADDRESS_KINDS.get(channel)
         seen = _last_seen(subject, _ACTIVITY.get(channel, ()))
         if kind is not None:
             usable = [i for i in profile.identities_of(kind) if str(i) not in bad]

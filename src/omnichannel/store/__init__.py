@@ -8,7 +8,23 @@ same contract test suite.
 """
 
 from omnichannel.store._memory import MemoryStore
-from omnichannel.store._protocol import IdentityRow, ProfileRow, Store, Transaction
+from omnichannel.store._protocol import (
+    OUTBOX_OPEN,
+    IdentityRow,
+    OutboxRow,
+    ProfileRow,
+    Store,
+    Transaction,
+)
 from omnichannel.store._sqlite import SQLiteStore
 
-__all__ = ["IdentityRow", "MemoryStore", "ProfileRow", "SQLiteStore", "Store", "Transaction"]
+__all__ = [
+    "OUTBOX_OPEN",
+    "IdentityRow",
+    "MemoryStore",
+    "OutboxRow",
+    "ProfileRow",
+    "SQLiteStore",
+    "Store",
+    "Transaction",
+]

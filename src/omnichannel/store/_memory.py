@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
 
+import attrs
 import pendulum
 
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
-from omnichannel.store._protocol import IdentityRow, ProfileRow
+from omnichannel.store._protocol import IdentityRow, OutboxRow, ProfileRow
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -202,6 +203,74 @@ class _MemoryTransaction:
             self.put_timers(profile_id, dict.fromkeys(keys))
         return {profile_id: frozenset(keys) for profile_id, keys in found.items()}
 
+    def enqueue(self, rows: Iterable[OutboxRow]) -> list[bool]:
+        added = []
+        for row in rows:
+            fresh = row.id not in self._s.outbox
+            if fresh:
+                self._set(self._s.outbox, row.id, row)
+            added.append(fresh)
+        return added
+
+    def claim(
+        self, now: dt.datetime, lease_until: dt.datetime, worker: str, limit: int
+    ) -> list[OutboxRow]:
+        due = sorted(
+            (
+                row
+                for row in self._s.outbox.values()
+                if (row.status == "pending" and row.due_at <= now)
+                or (
+                    row.status in ("claimed", "sending")
+                    and row.lease_until is not None
+                    and row.lease_until <= now
+                )
+            ),
+            key=lambda row: (row.due_at, row.id),
+        )[:limit]
+        taken = [
+            attrs.evolve(
+                row,
+                status="claimed",
+                lease_until=lease_until,
+                worker=worker,
+                possible_duplicate=row.possible_duplicate or row.status == "sending",
+            )
+            for row in due
+        ]
+        self.put_outbox(taken)
+        return taken
+
+    def put_outbox(self, rows: Iterable[OutboxRow]) -> None:
+        for row in rows:
+            self._set(self._s.outbox, row.id, row)
+
+    def outbox(self, status: str | None = None) -> list[OutboxRow]:
+        rows = [r for r in self._s.outbox.values() if status is None or r.status == status]
+        return sorted(rows, key=lambda row: (row.created_at, row.id))
+
+    def dispatches(
+        self, profile_ids: Iterable[str], since: dt.datetime
+    ) -> dict[str, list[tuple[str, dt.datetime]]]:
+        wanted = set(profile_ids)
+        found: dict[str, list[tuple[str, dt.datetime]]] = {}
+        for row in self._s.outbox.values():
+            if (
+                row.profile_id in wanted
+                and not row.transactional
+                and row.status in ("sending", "sent")
+                and row.dispatched_at is not None
+                and row.dispatched_at >= since
+            ):
+                found.setdefault(row.profile_id, []).append((row.channel, row.dispatched_at))
+        return found
+
+    def mark_invalid(self, address: str, channel: str, at: dt.datetime, reason: str) -> None:
+        self._set(self._s.invalid, address, (channel, at, reason))
+
+    def invalid_addresses(self, addresses: Iterable[str]) -> set[str]:
+        return {a for a in addresses if a in self._s.invalid}
+
 
 class MemoryStore:
     """Everything in this process's memory: fast, gone when the process ends.
@@ -235,6 +304,8 @@ class MemoryStore:
         self.timers: dict[str, dict[str, dt.datetime]] = {}
         # (due, profile id, segment) for every timer set; superseded entries are skipped.
         self.timer_heap: list[tuple[dt.datetime, str, str]] = []
+        self.outbox: dict[str, OutboxRow] = {}
+        self.invalid: dict[str, tuple[str, dt.datetime, str]] = {}
         self.version = 0
         self.key = secrets.token_bytes(32)
         self._lock = threading.RLock()

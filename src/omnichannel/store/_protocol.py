@@ -49,6 +49,44 @@ class ProfileRow:
     snapshot: object = attrs.field(default=None, eq=False)
 
 
+@attrs.frozen(kw_only=True)
+class OutboxRow:
+    """One message waiting in (or gone through) the outbox: what, to whom, and where it stands.
+
+    ``id`` is the idempotency key: enqueuing the same send twice keeps one
+    row. ``payload`` is JSON text (the channel's content and metadata).
+    ``status`` is one of ``pending``, ``claimed``, ``sending``, ``sent``,
+    ``failed``, ``dead``, ``dropped``. ``possible_duplicate`` is set when a
+    row is taken over after its worker stopped mid-send (the provider may
+    have it already).
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    profile_id: str
+    channel: str
+    to: str
+    message: str
+    purpose: str
+    transactional: bool
+    payload: str
+    created_at: dt.datetime
+    due_at: dt.datetime
+    status: str = "pending"
+    attempts: int = 0
+    lease_until: dt.datetime | None = None
+    worker: str | None = None
+    dispatched_at: dt.datetime | None = None
+    possible_duplicate: bool = False
+    provider_id: str | None = None
+    last_error: str | None = None
+
+
+#: Outbox statuses a row can still leave.
+OUTBOX_OPEN = frozenset({"pending", "claimed", "sending"})
+
+
 class Transaction(Protocol):
     """One atomic unit of work on a Store.
 
@@ -154,6 +192,43 @@ class Transaction(Protocol):
 
         Returned timers are taken off the index; the caller sets new ones.
         """
+        ...
+
+    def enqueue(self, rows: Iterable[OutboxRow]) -> list[bool]:
+        """Add outbox rows; a row whose id is already stored is skipped (False)."""
+        ...
+
+    def claim(
+        self, now: dt.datetime, lease_until: dt.datetime, worker: str, limit: int
+    ) -> list[OutboxRow]:
+        """Take up to ``limit`` due rows (oldest first) for ``worker`` until ``lease_until``.
+
+        Due: pending rows whose time has come, and claimed or sending rows
+        whose lease expired (their worker stopped); a sending row taken over
+        is marked ``possible_duplicate``. Taken rows become ``claimed``.
+        """
+        ...
+
+    def put_outbox(self, rows: Iterable[OutboxRow]) -> None:
+        """Replace outbox rows by id (the caller evolves the rows it read)."""
+        ...
+
+    def outbox(self, status: str | None = None) -> list[OutboxRow]:
+        """Outbox rows (of one status, or all), oldest first."""
+        ...
+
+    def dispatches(
+        self, profile_ids: Iterable[str], since: dt.datetime
+    ) -> dict[str, list[tuple[str, dt.datetime]]]:
+        """Non-transactional sends dispatched since ``since``: (channel, when) by person."""
+        ...
+
+    def mark_invalid(self, address: str, channel: str, at: dt.datetime, reason: str) -> None:
+        """Record that a provider said ``address`` can no longer be reached."""
+        ...
+
+    def invalid_addresses(self, addresses: Iterable[str]) -> set[str]:
+        """Those of ``addresses`` marked invalid."""
         ...
 
 

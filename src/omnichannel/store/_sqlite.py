@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pendulum
 
 from omnichannel._convert import converter
@@ -29,7 +31,7 @@ from omnichannel.errors import StoreError, ValidationError
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
 from omnichannel.models._check import whole
-from omnichannel.store._protocol import IdentityRow, ProfileRow
+from omnichannel.store._protocol import IdentityRow, OutboxRow, ProfileRow
 
 #: Schema migrations, in order; the schema version is the number applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -79,7 +81,86 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX segment_timers_due ON segment_timers (due);
     """,
+    """
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, channel TEXT NOT NULL,
+        recipient TEXT NOT NULL, message TEXT NOT NULL, purpose TEXT NOT NULL,
+        transactional INTEGER NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL,
+        due_at TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+        lease_until TEXT, worker TEXT, dispatched_at TEXT,
+        possible_duplicate INTEGER NOT NULL, provider_id TEXT, last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (status, due_at);
+    CREATE INDEX outbox_lease ON outbox (status, lease_until);
+    CREATE INDEX outbox_profile ON outbox (profile_id, dispatched_at);
+    CREATE TABLE invalid_addresses (
+        address TEXT PRIMARY KEY, channel TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL
+    );
+    """,
 )
+
+_OUTBOX_COLUMNS = (
+    "id, profile_id, channel, recipient, message, purpose, transactional, payload, created_at,"
+    " due_at, status, attempts, lease_until, worker, dispatched_at, possible_duplicate,"
+    " provider_id, last_error"
+)
+
+
+def _stamp(value: dt.datetime | None) -> str | None:
+    return None if value is None else format_timestamp(value)
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    return None if value is None else parse_timestamp(value)
+
+
+def _outbox_values(row: OutboxRow) -> tuple[object, ...]:
+    return (
+        row.id,
+        row.profile_id,
+        row.channel,
+        row.to,
+        row.message,
+        row.purpose,
+        int(row.transactional),
+        row.payload,
+        format_timestamp(row.created_at),
+        format_timestamp(row.due_at),
+        row.status,
+        row.attempts,
+        _stamp(row.lease_until),
+        row.worker,
+        _stamp(row.dispatched_at),
+        int(row.possible_duplicate),
+        row.provider_id,
+        row.last_error,
+    )
+
+
+def _outbox_row(values: tuple[Any, ...]) -> OutboxRow:
+    (id_, pid, channel, to, message, purpose, transactional, payload, created, due, status,
+     attempts, lease, worker, dispatched, duplicate, provider_id, error) = values  # fmt: skip
+    return OutboxRow(
+        id=id_,
+        profile_id=pid,
+        channel=channel,
+        to=to,
+        message=message,
+        purpose=purpose,
+        transactional=bool(transactional),
+        payload=payload,
+        created_at=parse_timestamp(created),
+        due_at=parse_timestamp(due),
+        status=status,
+        attempts=attempts,
+        lease_until=_moment(lease),
+        worker=worker,
+        dispatched_at=_moment(dispatched),
+        possible_duplicate=bool(duplicate),
+        provider_id=provider_id,
+        last_error=error,
+    )
+
 
 #: How long one wait for the write lock may sleep, at most (seconds).
 _MAX_NAP = 0.004
@@ -379,6 +460,89 @@ class _SQLiteTransaction:
             found.setdefault(profile_id, set()).add(key)
         return {profile_id: frozenset(keys) for profile_id, keys in found.items()}
 
+    def enqueue(self, rows: Iterable[OutboxRow]) -> list[bool]:
+        insert = f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({'?,' * 17}?)"  # noqa: S608 - constants only
+        return [bool(self._db.execute(insert, _outbox_values(row)).rowcount) for row in rows]
+
+    def claim(
+        self, now: dt.datetime, lease_until: dt.datetime, worker: str, limit: int
+    ) -> list[OutboxRow]:
+        at = format_timestamp(now)
+        # Two index range scans (due pending rows; expired leases) rather than one OR.
+        found = self._db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND due_at <= ?"  # noqa: S608 - constants only
+            f" UNION ALL SELECT {_OUTBOX_COLUMNS} FROM outbox"
+            " WHERE status IN ('claimed', 'sending') AND lease_until <= ?"
+            " ORDER BY due_at, id LIMIT ?",
+            (at, at, limit),
+        ).fetchall()
+        rows = [_outbox_row(values) for values in found]
+        lease = format_timestamp(lease_until)
+        self._db.executemany(
+            "UPDATE outbox SET status = 'claimed', lease_until = ?, worker = ?,"
+            " possible_duplicate = possible_duplicate OR status = 'sending' WHERE id = ?",
+            [(lease, worker, row.id) for row in rows],
+        )
+        return [
+            OutboxRow(
+                **{
+                    **attrs.asdict(row, recurse=False),
+                    "status": "claimed",
+                    "lease_until": parse_timestamp(lease),
+                    "worker": worker,
+                    "possible_duplicate": row.possible_duplicate or row.status == "sending",
+                }
+            )
+            for row in rows
+        ]
+
+    def put_outbox(self, rows: Iterable[OutboxRow]) -> None:
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({'?,' * 17}?)",  # noqa: S608 - constants only
+            [_outbox_values(row) for row in rows],
+        )
+
+    def outbox(self, status: str | None = None) -> list[OutboxRow]:
+        query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"  # noqa: S608 - constants only
+        if status is None:
+            found = self._db.execute(query + " ORDER BY created_at, id")
+        else:
+            found = self._db.execute(query + " WHERE status = ? ORDER BY created_at, id", (status,))
+        return [_outbox_row(values) for values in found]
+
+    def dispatches(
+        self, profile_ids: Iterable[str], since: dt.datetime
+    ) -> dict[str, list[tuple[str, dt.datetime]]]:
+        ids = list(profile_ids)
+        found: dict[str, list[tuple[str, dt.datetime]]] = {}
+        if not ids:
+            return found
+        rows = self._db.execute(
+            "SELECT profile_id, channel, dispatched_at FROM outbox"  # noqa: S608 - placeholders only
+            f" WHERE profile_id IN ({_placeholders(ids)}) AND dispatched_at >= ?"
+            " AND transactional = 0 AND status IN ('sending', 'sent')",
+            [*ids, format_timestamp(since)],
+        )
+        for pid, channel, at in rows:
+            found.setdefault(pid, []).append((channel, parse_timestamp(at)))
+        return found
+
+    def mark_invalid(self, address: str, channel: str, at: dt.datetime, reason: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO invalid_addresses VALUES (?, ?, ?, ?)",
+            (address, channel, format_timestamp(at), reason),
+        )
+
+    def invalid_addresses(self, addresses: Iterable[str]) -> set[str]:
+        keys = list(addresses)
+        if not keys:
+            return set()
+        rows = self._db.execute(
+            f"SELECT address FROM invalid_addresses WHERE address IN ({_placeholders(keys)})",  # noqa: S608 - placeholders only
+            keys,
+        )
+        return {address for (address,) in rows}
+
 
 class SQLiteStore:
     """Everything in one SQLite file: durable, and shared safely by several processes.
@@ -400,7 +564,7 @@ class SQLiteStore:
         >>> import tempfile, pathlib
         >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "shop.db")
         >>> store.schema_version
-        2
+        3
         >>> store.close()
 
     .. versionadded:: 0.1.0

@@ -1,0 +1,44 @@
+"""The send pipeline: one place for all policy, a durable outbox, a relay through adapters.
+
+- `Policy` (`QuietHours`, `Cap`) and `check_dispatch`: consent, reachability,
+  quiet hours in the person's zone and frequency caps, decided purely.
+- `SendRequest` and `Delivery.send`: the decision to send and its outbox row
+  in one transaction, idempotent by (origin, step, channel, person).
+- `Delivery.relay`: claims rows with a lease, checks them again just before
+  the provider call, sends in batches paced per provider (`TokenBucket`),
+  retries with capped exponential backoff and full jitter (`RetryPolicy`),
+  dead-letters what exhausts its budget, and records every outcome as an
+  event on the person's profile.
+
+.. versionadded:: 0.1.0
+"""
+
+from omnichannel.delivery._outbox import SendRequest, SendResult, idempotency_key
+from omnichannel.delivery._policy import (
+    Action,
+    Cap,
+    Policy,
+    QuietHours,
+    SentRecord,
+    Verdict,
+    check_dispatch,
+)
+from omnichannel.delivery._relay import HOOK_POINTS, Delivery, RelayReport, RetryPolicy, TokenBucket
+
+__all__ = [
+    "HOOK_POINTS",
+    "Action",
+    "Cap",
+    "Delivery",
+    "Policy",
+    "QuietHours",
+    "RelayReport",
+    "RetryPolicy",
+    "SendRequest",
+    "SendResult",
+    "SentRecord",
+    "TokenBucket",
+    "Verdict",
+    "check_dispatch",
+    "idempotency_key",
+]

@@ -1,0 +1,546 @@
+"""The send pipeline's shell: decide and enqueue in one transaction; relay the outbox.
+
+One relay round: claim due rows with a lease (transaction 1); check each
+against the policy with the profile as stored now, and mark the approved
+ones ``sending`` (transaction 2); send them through the adapters, in
+batches where the adapter takes batches, paced by a token bucket per
+adapter; record every receipt and its outcome event (transaction 3). A
+worker that dies anywhere leaves rows whose lease runs out: another round
+takes them over; a row that was ``sending`` comes back flagged
+``possible_duplicate`` and is retried with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import socket
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pendulum
+
+from omnichannel._time import to_utc
+from omnichannel.channels import Adapter, Envelope, Outcome, Receipt
+from omnichannel.channels.local import ANY_CHANNEL
+from omnichannel.delivery._outbox import (
+    SendRequest,
+    SendResult,
+    decode_payload,
+    outbox_row,
+    outcome_event,
+)
+from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, check_dispatch
+from omnichannel.engine import Engine
+from omnichannel.errors import ValidationError
+from omnichannel.store import OutboxRow, Transaction
+
+__all__ = ["Delivery", "RelayReport", "RetryPolicy", "TokenBucket"]
+
+#: Named points of a send where a hook runs (crash-injection tests stop a worker there).
+HOOK_POINTS = (
+    "after_decision",
+    "after_claim",
+    "after_dispatch_check",
+    "after_response",
+    "after_recording",
+)
+
+
+def _whole(value: object, path: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValidationError.one(path, "invalid", f"must be a whole number >= {minimum}")
+    return value
+
+
+def _seconds(value: object, path: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ValidationError.one(path, "invalid", "must be a positive number of seconds")
+    return float(value)
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a message that may be retried is retried: capped exponential backoff, full jitter.
+
+    Attempt ``n`` failing waits a random time between 0 and
+    ``min(cap, base * 2 ** (n - 1))`` seconds (AWS's "full jitter"), or
+    longer if the provider said (Retry-After). A message is dead-lettered
+    after ``max_attempts`` tries or once ``budget`` seconds have passed
+    since it was decided, with its last error.
+
+    .. versionadded:: 0.1.0
+    """
+
+    max_attempts: int = 8
+    base: float = 2.0
+    cap: float = 3600.0
+    budget: float = 86_400.0
+
+    def __attrs_post_init__(self) -> None:
+        _whole(self.max_attempts, "$.max_attempts", 1)
+        for name in ("base", "cap", "budget"):
+            _seconds(getattr(self, name), f"$.{name}")
+
+    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt - 1, 60))
+        return max(rng.uniform(0.0, ceiling), retry_after or 0.0)
+
+
+class TokenBucket:
+    """``rate`` requests per second with bursts of up to ``burst``; `take` waits its turn.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        self.rate = _seconds(rate, "$.rate")
+        self.burst = float(_whole(burst, "$.burst", 1))
+        self._tokens = self.burst
+        self._stamp: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        """Wait until a token is free, and take it."""
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            if self._stamp is not None:
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens < 1.0:
+                wait = (1.0 - self._tokens) / self.rate
+                await asyncio.sleep(wait)
+                self._stamp = loop.time()
+                self._tokens = 1.0
+            self._tokens -= 1.0
+
+
+@attrs.frozen(kw_only=True)
+class RelayReport:
+    """What relay rounds did: how many rows ended how.
+
+    .. versionadded:: 0.1.0
+    """
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dead: int = 0
+    dropped: int = 0
+    deferred: int = 0
+    possible_duplicates: int = 0
+
+    def __add__(self, other: RelayReport) -> RelayReport:
+        return RelayReport(
+            **{
+                f.name: getattr(self, f.name) + getattr(other, f.name)
+                for f in attrs.fields(RelayReport)
+            }
+        )
+
+
+_EVENT_OF_DROP = "Message Dropped"
+
+
+class Delivery:
+    """The send pipeline for one Engine: decide and enqueue, then relay through adapters.
+
+    Args:
+        engine: Whose store holds the outbox and whose profiles the policy reads.
+        adapters: The adapter for each channel (``{"email": SendGridAdapter(...)}``);
+            an adapter whose channel is ``"any"`` may serve any channel.
+        policy: Consent purposes, quiet hours, caps (`Policy`).
+        retry: Backoff and budget (`RetryPolicy`).
+        lease: Seconds a worker holds claimed rows before others may take them.
+        batch: Rows claimed per round.
+        concurrency: Provider calls in flight at once.
+        rate_limits: Requests per second per adapter name, overriding the
+            adapters' own ``capabilities.rate_limit``.
+        record_outcomes: Write outcome events (``Message Sent`` ...) to the
+            profiles (default True).
+        hook: Called with a point's name at each of `HOOK_POINTS`.
+        worker: This worker's name in leases (host:pid by default).
+        seed: Seeds the retry jitter (tests).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        adapters: Mapping[str, Adapter] | None = None,
+        *,
+        policy: Policy | None = None,
+        retry: RetryPolicy | None = None,
+        lease: float = 60.0,
+        batch: int = 500,
+        concurrency: int = 50,
+        rate_limits: Mapping[str, float] | None = None,
+        record_outcomes: bool = True,
+        hook: Callable[[str], object] | None = None,
+        worker: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.adapters = dict(adapters or {})
+        for channel, adapter in self.adapters.items():
+            if adapter.channel not in (channel, ANY_CHANNEL):
+                raise ValidationError.one(
+                    f"$.adapters.{channel}",
+                    "invalid",
+                    f"adapter {adapter.name!r} sends {adapter.channel}, not {channel}",
+                )
+        self.policy = policy or Policy()
+        self.retry = retry or RetryPolicy()
+        self.lease = _seconds(lease, "$.lease")
+        self.batch = _whole(batch, "$.batch", 1)
+        self.concurrency = _whole(concurrency, "$.concurrency", 1)
+        self.record_outcomes = record_outcomes
+        self.hook = hook or (lambda _point: None)
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not a secret
+        self._buckets: dict[str, TokenBucket] = {}
+        for adapter in self.adapters.values():
+            rate = (rate_limits or {}).get(adapter.name, adapter.capabilities.rate_limit)
+            if rate is not None and adapter.name not in self._buckets:
+                self._buckets[adapter.name] = TokenBucket(rate, adapter.capabilities.burst)
+
+    # --- deciding -----------------------------------------------------------------------
+
+    def send(
+        self, requests: Iterable[SendRequest], *, tx: Transaction | None = None
+    ) -> list[SendResult]:
+        """Decide each request against the policy now and enqueue those that may go.
+
+        All rows are written in one transaction (``tx``, when the caller
+        records its own decision in the same one: a journey step and its
+        message commit together). A request the policy drops is not queued;
+        one in quiet hours is queued for the window's end.
+        """
+        items = list(requests)
+        for index, item in enumerate(items):
+            if not isinstance(item, SendRequest):
+                raise ValidationError.one(f"$[{index}]", "type", "must be a SendRequest")
+        now = self.engine.clock.now()
+        if tx is None:
+            with self.store.transaction() as own:
+                results = self._enqueue(own, items, now)
+        else:
+            results = self._enqueue(tx, items, now)
+        self.hook("after_decision")
+        return results
+
+    def _enqueue(
+        self, tx: Transaction, items: list[SendRequest], now: pendulum.DateTime
+    ) -> list[SendResult]:
+        checks = [(r.profile_id, r.channel, r.purpose, r.transactional, r.to) for r in items]
+        # Caps count sends, so they are enforced when sending; deciding checks the rest.
+        verdicts = self._check(tx, checks, now, caps=False)
+        rows: list[OutboxRow] = []
+        results: list[SendResult] = []
+        for request, verdict in zip(items, verdicts, strict=True):
+            if verdict.action is Action.DROP:
+                results.append(
+                    SendResult(
+                        id=request.key, status="dropped", code=verdict.code, reason=verdict.reason
+                    )
+                )
+                continue
+            due = verdict.until if verdict.until is not None else now
+            if request.not_before is not None:
+                due = max(due, to_utc(request.not_before, "$.not_before"))
+            rows.append(outbox_row(request, now, due))
+            deferred = due > now
+            results.append(
+                SendResult(
+                    id=request.key,
+                    status="deferred" if deferred else "queued",
+                    code=verdict.code,
+                    reason=verdict.reason,
+                    until=due if deferred else None,
+                )
+            )
+        added = iter(tx.enqueue(rows))
+        for index, result in enumerate(results):
+            if result.status in ("queued", "deferred") and not next(added):
+                results[index] = attrs.evolve(
+                    result, status="duplicate", reason="already queued", until=None
+                )
+        return results
+
+    def _check(
+        self,
+        tx: Transaction,
+        items: Sequence[tuple[str, str, str, bool, str]],
+        now: pendulum.DateTime,
+        *,
+        caps: bool = True,
+    ) -> list[Verdict]:
+        """Policy verdicts for (profile, channel, purpose, transactional, address) at ``now``.
+
+        Sends approved earlier in the same call count towards the caps of
+        later ones, so a batch cannot break a cap between itself.
+        """
+        profile_ids = {item[0] for item in items}
+        profiles = {pid: self.engine.profile(pid) for pid in profile_ids}
+        invalid = tx.invalid_addresses({item[4] for item in items})
+        history: dict[str, list[SentRecord]] = {pid: [] for pid in profile_ids}
+        policy = self.policy if caps else attrs.evolve(self.policy, caps=())
+        if policy.caps:
+            # Eight days cover a rolling week plus a calendar day in any zone.
+            for pid, sends in tx.dispatches(profile_ids, now.subtract(days=8)).items():
+                history[pid] = [SentRecord(channel=c, at=pendulum.instance(at)) for c, at in sends]
+        verdicts = []
+        for pid, channel, purpose, transactional, address in items:
+            verdict = check_dispatch(
+                profile=profiles[pid],
+                channel=channel,
+                purpose=purpose,
+                transactional=transactional,
+                address=address,
+                now=now,
+                policy=policy,
+                sent=history[pid],
+                invalid=invalid,
+            )
+            if verdict.action is Action.SEND and not transactional:
+                history[pid].append(SentRecord(channel=channel, at=now))
+            verdicts.append(verdict)
+        return verdicts
+
+    # --- relaying -----------------------------------------------------------------------
+
+    def outbox(self, status: str | None = None) -> list[OutboxRow]:
+        """The outbox's rows (of one status, or all), oldest first."""
+        with self.store.transaction() as tx:
+            return tx.outbox(status)
+
+    async def relay(self, *, rounds: int | None = None) -> RelayReport:
+        """Relay due rows until none is due (or ``rounds`` rounds ran); report what happened."""
+        report = RelayReport()
+        done = 0
+        while rounds is None or done < rounds:
+            step = await self.relay_once()
+            report += step
+            done += 1
+            if step.claimed == 0:
+                break
+        return report
+
+    def relay_sync(self, *, rounds: int | None = None) -> RelayReport:
+        """`relay` for synchronous callers (a script, a notebook cell)."""
+        return asyncio.run(self.relay(rounds=rounds))
+
+    async def relay_once(self) -> RelayReport:
+        """One round: claim, check, send, record (see the module docstring)."""
+        now = self.engine.clock.now()
+        lease_until = now.add(seconds=self.lease)
+        with self.store.transaction() as tx:
+            claimed = tx.claim(now, lease_until, self.worker, self.batch)
+        self.hook("after_claim")
+        if not claimed:
+            return RelayReport()
+        sending, report = self._dispatch_check(claimed, now, lease_until)
+        self.hook("after_dispatch_check")
+        receipts = await self._send_all(sending)
+        self.hook("after_response")
+        report += self._record(sending, receipts)
+        self.hook("after_recording")
+        return attrs.evolve(report, claimed=len(claimed))
+
+    def _adapter_for(self, channel: str) -> Adapter | None:
+        return self.adapters.get(channel) or self.adapters.get(ANY_CHANNEL)
+
+    def _dispatch_check(
+        self, claimed: list[OutboxRow], now: pendulum.DateTime, lease_until: dt.datetime
+    ) -> tuple[list[OutboxRow], RelayReport]:
+        sending: list[OutboxRow] = []
+        changed: list[OutboxRow] = []
+        events: list[dict[str, Any]] = []
+        dropped = deferred = duplicates = 0
+        with self.store.transaction() as tx:
+            verdicts = self._check(
+                tx,
+                [(r.profile_id, r.channel, r.purpose, r.transactional, r.to) for r in claimed],
+                now,
+            )
+            for row, checked in zip(claimed, verdicts, strict=True):
+                verdict = checked
+                if verdict.action is Action.SEND and self._adapter_for(row.channel) is None:
+                    verdict = Verdict(
+                        action=Action.DEFER,
+                        code="no_adapter",
+                        reason=f"no adapter for {row.channel}",
+                        until=now.add(seconds=self.lease),
+                    )
+                if verdict.action is Action.SEND:
+                    duplicates += row.possible_duplicate
+                    updated = attrs.evolve(
+                        row,
+                        status="sending",
+                        attempts=row.attempts + 1,
+                        dispatched_at=now,
+                        lease_until=lease_until,
+                    )
+                    sending.append(updated)
+                elif verdict.until is not None:
+                    deferred += 1
+                    updated = attrs.evolve(
+                        row, status="pending", due_at=verdict.until, lease_until=None, worker=None
+                    )
+                else:
+                    dropped += 1
+                    updated = attrs.evolve(
+                        row, status="dropped", lease_until=None, last_error=verdict.reason
+                    )
+                    if self.record_outcomes:
+                        _, _, actor = decode_payload(row.channel, row.payload)
+                        reason = {"code": verdict.code, "reason": verdict.reason}
+                        events.append(
+                            outcome_event(_EVENT_OF_DROP, row, actor, now, "dropped", **reason)
+                        )
+                changed.append(updated)
+            tx.put_outbox(changed)
+            if events:
+                self.engine.ingest_many(events)
+        return sending, RelayReport(
+            dropped=dropped, deferred=deferred, possible_duplicates=duplicates
+        )
+
+    async def _send_all(self, rows: list[OutboxRow]) -> list[Receipt]:
+        receipts: list[Receipt | None] = [None] * len(rows)
+        groups: dict[str, tuple[Adapter, list[int]]] = {}
+        for index, row in enumerate(rows):
+            adapter = self._adapter_for(row.channel)
+            if adapter is not None:  # the dispatch check deferred rows without one
+                groups.setdefault(adapter.name, (adapter, []))[1].append(index)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def deliver(adapter: Adapter, indexes: list[int]) -> None:
+            envelopes = [_envelope(rows[i]) for i in indexes]
+            bucket = self._buckets.get(adapter.name)
+            async with gate:
+                if bucket is not None:
+                    await bucket.take()
+                try:
+                    answers = list(await adapter.send(envelopes))
+                except Exception as error:  # noqa: BLE001 - an adapter bug must not lose the rows
+                    detail = f"adapter {adapter.name} raised {type(error).__name__}: {error}"
+                    answers = [_adapter_error(detail)] * len(envelopes)
+            if len(answers) != len(envelopes):
+                detail = f"adapter {adapter.name} gave {len(answers)} receipts for {len(envelopes)}"
+                answers = [_adapter_error(detail)] * len(envelopes)
+            for i, answer in zip(indexes, answers, strict=True):
+                receipts[i] = answer
+
+        jobs: list[Coroutine[Any, Any, None]] = []
+        for adapter, indexes in groups.values():
+            size = adapter.capabilities.max_batch
+            jobs.extend(
+                deliver(adapter, indexes[start : start + size])
+                for start in range(0, len(indexes), size)
+            )
+        await asyncio.gather(*jobs)
+        # Every row got an answer: each index belongs to exactly one job.
+        return [r or _adapter_error("no answer") for r in receipts]
+
+    def _record(self, rows: list[OutboxRow], receipts: list[Receipt]) -> RelayReport:
+        if not rows:
+            return RelayReport()
+        now = self.engine.clock.now()
+        counts = dict.fromkeys(("sent", "retried", "failed", "dead"), 0)
+        changed: list[OutboxRow] = []
+        events: list[dict[str, Any]] = []
+        with self.store.transaction() as tx:
+            for row, receipt in zip(rows, receipts, strict=True):
+                updated, event = self._settle(tx, row, receipt, now)
+                counts[_COUNTED[updated.status]] += 1
+                changed.append(updated)
+                if event is not None and self.record_outcomes:
+                    events.append(event)
+            tx.put_outbox(changed)
+            if events:
+                self.engine.ingest_many(events)
+        return RelayReport(**counts)
+
+    def _settle(
+        self, tx: Transaction, row: OutboxRow, receipt: Receipt, now: pendulum.DateTime
+    ) -> tuple[OutboxRow, dict[str, Any] | None]:
+        outcome = receipt.outcome
+        detail = receipt.detail or outcome.value
+        error = f"{outcome.value}: {detail}" + (f" [{receipt.code}]" if receipt.code else "")
+        _, _, actor = decode_payload(row.channel, row.payload)
+        suffix = f"{row.attempts}"
+        if outcome is Outcome.SENT:
+            done = attrs.evolve(
+                row, status="sent", provider_id=receipt.provider_id, lease_until=None
+            )
+            event = outcome_event(
+                "Message Sent", row, actor, now, "sent",
+                provider_id=receipt.provider_id, attempt=row.attempts,
+                possible_duplicate=row.possible_duplicate,
+            )  # fmt: skip
+            return done, event
+        if outcome.retryable:
+            age = (now - pendulum.instance(row.created_at)).total_seconds()
+            wait = self.retry.delay(row.attempts, self._rng, receipt.retry_after)
+            if row.attempts < self.retry.max_attempts and age + wait <= self.retry.budget:
+                retry = attrs.evolve(
+                    row,
+                    status="pending",
+                    due_at=now.add(seconds=wait),
+                    lease_until=None,
+                    worker=None,
+                    last_error=error,
+                )
+                return retry, None
+            dead = attrs.evolve(row, status="dead", lease_until=None, last_error=error)
+            event = outcome_event(
+                "Message Failed", row, actor, now, f"dead:{suffix}",
+                reason="retry budget exhausted", last_error=error,
+            )  # fmt: skip
+            return dead, event
+        failed = attrs.evolve(row, status="failed", lease_until=None, last_error=error)
+        if outcome is Outcome.INVALID_ADDRESS:
+            tx.mark_invalid(row.to, row.channel, now, detail)
+            return failed, outcome_event(
+                "Message Bounced", row, actor, now, "bounced", address=row.to, reason=detail
+            )
+        if outcome is Outcome.OPTED_OUT:
+            # The consent reducer reads Unsubscribed as a revocation of marketing on the channel.
+            return failed, outcome_event(
+                "Unsubscribed", row, actor, now, "opted_out", source="provider", reason=detail
+            )
+        return failed, outcome_event(
+            "Message Failed", row, actor, now, "failed", reason=detail, last_error=error
+        )
+
+
+def _adapter_error(detail: str) -> Receipt:
+    # The request may have reached the provider before the adapter failed.
+    return Receipt(outcome=Outcome.RETRY_AMBIGUOUS, code="adapter_error", detail=detail)
+
+
+_COUNTED = {"sent": "sent", "pending": "retried", "failed": "failed", "dead": "dead"}
+
+
+def _envelope(row: OutboxRow) -> Envelope:
+    content, metadata, _ = decode_payload(row.channel, row.payload)
+    return Envelope(
+        id=row.id,
+        idempotency_key=row.id,
+        channel=row.channel,
+        to=row.to,
+        content=content,
+        profile_id=row.profile_id,
+        message=row.message,
+        attempt=row.attempts,
+        metadata=metadata,
+    )
