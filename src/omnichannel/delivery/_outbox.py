@@ -12,10 +12,9 @@ import attrs
 import pendulum
 
 from omnichannel._convert import converter
-from omnichannel._time import format_timestamp
 from omnichannel.channels import Content
 from omnichannel.errors import ValidationError
-from omnichannel.models import Profile
+from omnichannel.models import Event, EventType, Profile
 from omnichannel.personalization import (
     ADDRESS_KINDS,
     Rendered,
@@ -227,22 +226,28 @@ def outcome_event(
     name: str,
     row: OutboxRow,
     actor: Mapping[str, str],
-    at: dt.datetime,
+    at: pendulum.DateTime,
     suffix: str,
     **properties: Any,
-) -> dict[str, Any]:
-    """A Segment track event about an outbox row (``Message Sent`` ...), with a stable id."""
-    return {
-        "type": "track",
-        "event": name,
-        **actor,
-        "messageId": f"outbox:{row.id}:{suffix}",
-        "timestamp": format_timestamp(at),
-        "channel": row.channel,
-        "properties": {
+) -> Event:
+    """A track event about an outbox row (``Message Sent`` ...), with a stable message id.
+
+    Built as an `Event` directly: the pipeline made every field itself, so
+    it skips reading a Segment payload (a quarter of an ingest's time).
+    """
+    return Event(
+        type=EventType.TRACK,
+        name=name,
+        user_id=actor.get("userId"),
+        anonymous_id=actor.get("anonymousId"),
+        message_id=f"outbox:{row.id}:{suffix}",
+        timestamp=at,
+        received_at=at,
+        channel=row.channel,
+        properties={
             "message": row.message,
             "channel": row.channel,
             "outbox_id": row.id,
             **properties,
         },
-    }
+    )

@@ -36,6 +36,7 @@ from omnichannel.delivery._outbox import (
 from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, check_dispatch
 from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
+from omnichannel.models import Event
 from omnichannel.store import OutboxRow, Transaction
 
 __all__ = ["Delivery", "RelayReport", "RetryPolicy", "TokenBucket"]
@@ -363,7 +364,7 @@ class Delivery:
     ) -> tuple[list[OutboxRow], RelayReport]:
         sending: list[OutboxRow] = []
         changed: list[OutboxRow] = []
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         dropped = deferred = duplicates = 0
         with self.store.transaction() as tx:
             verdicts = self._check(
@@ -457,7 +458,7 @@ class Delivery:
         now = self.engine.clock.now()
         counts = dict.fromkeys(("sent", "retried", "failed", "dead"), 0)
         changed: list[OutboxRow] = []
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         with self.store.transaction() as tx:
             for row, receipt in zip(rows, receipts, strict=True):
                 updated, event = self._settle(tx, row, receipt, now)
@@ -472,7 +473,7 @@ class Delivery:
 
     def _settle(
         self, tx: Transaction, row: OutboxRow, receipt: Receipt, now: pendulum.DateTime
-    ) -> tuple[OutboxRow, dict[str, Any] | None]:
+    ) -> tuple[OutboxRow, Event | None]:
         outcome = receipt.outcome
         detail = receipt.detail or outcome.value
         error = f"{outcome.value}: {detail}" + (f" [{receipt.code}]" if receipt.code else "")

@@ -106,12 +106,17 @@ _OUTBOX_COLUMNS = (
 )
 
 
+# Outbox rows of one relay round share their few instants (now, the lease's end): cached.
+_format_instant = functools.lru_cache(maxsize=1024)(format_timestamp)
+_parse_instant = functools.lru_cache(maxsize=4096)(parse_timestamp)
+
+
 def _stamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else format_timestamp(value)
+    return None if value is None else _format_instant(value)
 
 
 def _moment(value: str | None) -> dt.datetime | None:
-    return None if value is None else parse_timestamp(value)
+    return None if value is None else _parse_instant(value)
 
 
 def _outbox_values(row: OutboxRow) -> tuple[object, ...]:
@@ -124,8 +129,8 @@ def _outbox_values(row: OutboxRow) -> tuple[object, ...]:
         row.purpose,
         int(row.transactional),
         row.payload,
-        format_timestamp(row.created_at),
-        format_timestamp(row.due_at),
+        _format_instant(row.created_at),
+        _format_instant(row.due_at),
         row.status,
         row.attempts,
         _stamp(row.lease_until),
@@ -149,8 +154,8 @@ def _outbox_row(values: tuple[Any, ...]) -> OutboxRow:
         purpose=purpose,
         transactional=bool(transactional),
         payload=payload,
-        created_at=parse_timestamp(created),
-        due_at=parse_timestamp(due),
+        created_at=_parse_instant(created),
+        due_at=_parse_instant(due),
         status=status,
         attempts=attempts,
         lease_until=_moment(lease),
@@ -488,7 +493,7 @@ class _SQLiteTransaction:
                 **{
                     **attrs.asdict(row, recurse=False),
                     "status": "claimed",
-                    "lease_until": parse_timestamp(lease),
+                    "lease_until": _parse_instant(lease),
                     "worker": worker,
                     "possible_duplicate": row.possible_duplicate or row.status == "sending",
                 }
