@@ -210,7 +210,8 @@ def test_the_policy_never_sends_without_consent_or_inside_quiet_hours(
         assert granted
         assert not window.holds(now.in_timezone(local_zone))
     if result.action is Action.DEFER:
-        assert result.until is not None and result.until > now
+        assert result.until is not None
+        assert result.until > now
         assert not window.holds(result.until.in_timezone(local_zone))
 
 
@@ -289,7 +290,8 @@ def test_consent_revoked_between_decision_and_dispatch_drops_the_message(store: 
     report = delivery.relay_sync()
     assert (report.sent, report.dropped, recorder.sent) == (0, 1, [])
     (row,) = delivery.outbox()
-    assert row.status == "dropped" and "no consent" in (row.last_error or "")
+    assert row.status == "dropped"
+    assert "no consent" in (row.last_error or "")
     assert events_named(engine, pid, "Message Dropped")[0].properties["code"] == "no_consent"
 
 
@@ -372,7 +374,8 @@ def test_retries_back_off_honour_retry_after_and_dead_letter_with_the_last_error
     delivery.send([request(pid)])
     assert delivery.relay_sync().retried == 1
     (row,) = delivery.outbox()
-    assert row.status == "pending" and row.attempts == 1
+    assert row.status == "pending"
+    assert row.attempts == 1
     assert row.due_at >= AT.add(seconds=120)  # Retry-After beats a shorter backoff
     assert delivery.relay_sync().claimed == 0  # not due yet
     clock.set(row.due_at)
@@ -438,7 +441,8 @@ def test_a_provider_opt_out_revokes_consent(store: Store) -> None:
     delivery.send([request(pid)])
     delivery.relay_sync()
     profile = engine.profile(pid)
-    assert profile is not None and not profile.consent("marketing", "email", AT.add(seconds=1))
+    assert profile is not None
+    assert not profile.consent("marketing", "email", AT.add(seconds=1))
     assert profile.consent("marketing", "sms", AT.add(seconds=1))
 
 
@@ -457,7 +461,7 @@ def test_an_adapter_that_raises_or_miscounts_cannot_lose_messages(store: Store) 
     engine, clock, pid = shop(store)
 
     class Broken(RecordingAdapter):
-        async def send(self, batch: Any) -> Any:
+        async def send(self, _batch: Any) -> Any:
             raise RuntimeError("boom")
 
     delivery = Delivery(engine, {"email": Broken()})
@@ -466,7 +470,7 @@ def test_an_adapter_that_raises_or_miscounts_cannot_lose_messages(store: Store) 
     assert "RuntimeError: boom" in (delivery.outbox()[0].last_error or "")
 
     class Short(RecordingAdapter):
-        async def send(self, batch: Any) -> Any:
+        async def send(self, _batch: Any) -> Any:
             return []
 
     clock.advance(hours=1)
