@@ -29,6 +29,14 @@ import phonenumbers
 from hypothesis import strategies as st
 
 from omnichannel._time import format_timestamp, to_utc
+from omnichannel.channels.conformance import (
+    SAMPLE_CHANNELS,
+    AdapterConformanceError,
+    check_adapter,
+    registry_check,
+    sample_envelopes,
+    verify_adapter,
+)
 from omnichannel.ingest._ecommerce import ECOMMERCE_EVENTS, SINGLE_PRODUCT_EVENTS
 from omnichannel.models import (
     Channel,
@@ -47,7 +55,10 @@ from omnichannel.models._money import CURRENCIES
 from omnichannel.typing import JSONValue
 
 __all__ = [
+    "SAMPLE_CHANNELS",
+    "AdapterConformanceError",
     "channels",
+    "check_adapter",
     "commerce",
     "consents",
     "events",
@@ -57,11 +68,14 @@ __all__ = [
     "line_items",
     "money",
     "profiles",
+    "registry_check",
     "rule_subjects",
     "rule_values",
     "rules",
+    "sample_envelopes",
     "segment_payloads",
     "timestamps",
+    "verify_adapter",
 ]
 
 _REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "BR", "IN", "JP", "AU", "CA", "MX", "SE")

@@ -33,6 +33,9 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
     .. versionadded:: 0.1.0
     """
     content = envelope.content
+    plain = converter.unstructure(content) if attrs.has(type(content)) else content
+    if isinstance(plain, dict) and isinstance(plain.get("payload"), bytes):
+        plain["payload"] = plain["payload"].decode()  # a push's JSON payload, kept readable
     return {
         "id": envelope.id,
         "idempotency_key": envelope.idempotency_key,
@@ -42,7 +45,7 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
         "message": envelope.message,
         "attempt": envelope.attempt,
         "metadata": dict(envelope.metadata),
-        "content": converter.unstructure(content) if attrs.has(type(content)) else content,
+        "content": plain,
     }
 
 
@@ -88,10 +91,10 @@ class ConsoleAdapter:
         self.stream = stream
 
     @classmethod
-    def from_url(cls, url: str) -> ConsoleAdapter:
-        """``console://`` (standard output)."""
+    def from_url(cls, url: str, *, stream: TextIO | None = None) -> ConsoleAdapter:
+        """``console://`` (standard output, or ``stream``)."""
         parse_adapter_url(url, "console")
-        return cls()
+        return cls(stream)
 
     async def send(self, batch: Sequence[Envelope]) -> Sequence[Receipt]:
         """Print each envelope; every one is sent."""
