@@ -461,11 +461,14 @@ class Delivery:
         events: list[Event] = []
         with self.store.transaction() as tx:
             for row, receipt in zip(rows, receipts, strict=True):
-                updated, event = self._settle(tx, row, receipt, now)
+                updated, spec = self._settle(tx, row, receipt, now)
                 counts[_COUNTED[updated.status]] += 1
                 changed.append(updated)
-                if event is not None and self.record_outcomes:
-                    events.append(event)
+                # A provider's opt-out changes consent: it is written even without outcome events.
+                if spec is not None and (self.record_outcomes or spec[0] == "Unsubscribed"):
+                    name, suffix, data = spec
+                    _, _, actor = decode_payload(row.channel, row.payload)
+                    events.append(outcome_event(name, row, actor, now, suffix, **data))
             tx.put_outbox(changed)
             if events:
                 self.engine.ingest_many(events)
@@ -473,22 +476,21 @@ class Delivery:
 
     def _settle(
         self, tx: Transaction, row: OutboxRow, receipt: Receipt, now: pendulum.DateTime
-    ) -> tuple[OutboxRow, Event | None]:
+    ) -> tuple[OutboxRow, _Outcome | None]:
+        """The row after ``receipt``, and the outcome event it calls for (name, id suffix, data)."""
         outcome = receipt.outcome
         detail = receipt.detail or outcome.value
         error = f"{outcome.value}: {detail}" + (f" [{receipt.code}]" if receipt.code else "")
-        _, _, actor = decode_payload(row.channel, row.payload)
-        suffix = f"{row.attempts}"
         if outcome is Outcome.SENT:
             done = attrs.evolve(
                 row, status="sent", provider_id=receipt.provider_id, lease_until=None
             )
-            event = outcome_event(
-                "Message Sent", row, actor, now, "sent",
-                provider_id=receipt.provider_id, attempt=row.attempts,
-                possible_duplicate=row.possible_duplicate,
-            )  # fmt: skip
-            return done, event
+            data = {
+                "provider_id": receipt.provider_id,
+                "attempt": row.attempts,
+                "possible_duplicate": row.possible_duplicate,
+            }
+            return done, ("Message Sent", "sent", data)
         if outcome.retryable:
             age = (now - pendulum.instance(row.created_at)).total_seconds()
             wait = self.retry.delay(row.attempts, self._rng, receipt.retry_after)
@@ -496,32 +498,27 @@ class Delivery:
                 retry = attrs.evolve(
                     row,
                     status="pending",
-                    due_at=now.add(seconds=wait),
+                    due_at=now + dt.timedelta(seconds=wait),
                     lease_until=None,
                     worker=None,
                     last_error=error,
                 )
                 return retry, None
             dead = attrs.evolve(row, status="dead", lease_until=None, last_error=error)
-            event = outcome_event(
-                "Message Failed", row, actor, now, f"dead:{suffix}",
-                reason="retry budget exhausted", last_error=error,
-            )  # fmt: skip
-            return dead, event
+            data = {"reason": "retry budget exhausted", "last_error": error}
+            return dead, ("Message Failed", f"dead:{row.attempts}", data)
         failed = attrs.evolve(row, status="failed", lease_until=None, last_error=error)
         if outcome is Outcome.INVALID_ADDRESS:
             tx.mark_invalid(row.to, row.channel, now, detail)
-            return failed, outcome_event(
-                "Message Bounced", row, actor, now, "bounced", address=row.to, reason=detail
-            )
+            return failed, ("Message Bounced", "bounced", {"address": row.to, "reason": detail})
         if outcome is Outcome.OPTED_OUT:
             # The consent reducer reads Unsubscribed as a revocation of marketing on the channel.
-            return failed, outcome_event(
-                "Unsubscribed", row, actor, now, "opted_out", source="provider", reason=detail
-            )
-        return failed, outcome_event(
-            "Message Failed", row, actor, now, "failed", reason=detail, last_error=error
-        )
+            return failed, ("Unsubscribed", "opted_out", {"source": "provider", "reason": detail})
+        return failed, ("Message Failed", "failed", {"reason": detail, "last_error": error})
+
+
+#: An outcome event to write: its name, its message id's suffix, its properties.
+_Outcome = tuple[str, str, dict[str, Any]]
 
 
 def _adapter_error(detail: str) -> Receipt:

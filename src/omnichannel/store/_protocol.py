@@ -210,7 +210,11 @@ class Transaction(Protocol):
         ...
 
     def put_outbox(self, rows: Iterable[OutboxRow]) -> None:
-        """Replace outbox rows by id (the caller evolves the rows it read)."""
+        """Write the state of outbox rows already enqueued (status, times, attempts, errors).
+
+        The caller evolves rows it read; what was enqueued (recipient,
+        payload, purpose ...) never changes.
+        """
         ...
 
     def outbox(self, status: str | None = None) -> list[OutboxRow]:

@@ -502,10 +502,20 @@ class _SQLiteTransaction:
         ]
 
     def put_outbox(self, rows: Iterable[OutboxRow]) -> None:
+        # Only the state columns change after enqueue; rewriting the payload would cost more.
         self._db.executemany(
-            f"INSERT OR REPLACE INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({'?,' * 17}?)",  # noqa: S608 - constants only
-            [_outbox_values(row) for row in rows],
-        )
+            "UPDATE outbox SET due_at = ?, status = ?, attempts = ?, lease_until = ?, worker = ?,"
+            " dispatched_at = ?, possible_duplicate = ?, provider_id = ?, last_error = ?"
+            " WHERE id = ?",
+            [
+                (
+                    _format_instant(row.due_at), row.status, row.attempts,
+                    _stamp(row.lease_until), row.worker, _stamp(row.dispatched_at),
+                    int(row.possible_duplicate), row.provider_id, row.last_error, row.id,
+                )
+                for row in rows
+            ],
+        )  # fmt: skip
 
     def outbox(self, status: str | None = None) -> list[OutboxRow]:
         query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"  # noqa: S608 - constants only
