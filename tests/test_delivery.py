@@ -562,3 +562,44 @@ def test_the_token_bucket_paces_calls() -> None:
 
     # Two free, then four at 5 ms each: at least 20 ms (a lower bound cannot flake).
     assert asyncio.run(run()) >= 0.019
+
+
+def test_provider_feedback_becomes_events_once_and_acts_on_bounces_and_complaints(
+    store: Store,
+) -> None:
+    from omnichannel.delivery import Feedback
+
+    engine, _clock, pid = shop(store)
+    delivery = Delivery(engine, {"email": RecordingAdapter()})
+    (queued,) = delivery.send([request(pid)])
+    delivery.relay_sync()
+    later = AT.add(minutes=5)
+    opened = Feedback(outbox_id=queued.id, kind="opened", event_id="ev-1", at=later)
+    clicked = Feedback(
+        outbox_id=queued.id, kind="clicked", event_id="ev-2", at=later, url="https://x.test/sale"
+    )
+    unknown = Feedback(outbox_id="nope", kind="opened", event_id="ev-3", at=later)
+    assert delivery.record_feedback([opened, clicked, unknown]) == [True, True, False]
+    delivery.record_feedback([opened])  # the provider retried its webhook
+    assert len(events_named(engine, pid, "Message Opened")) == 1
+    (click,) = events_named(engine, pid, "Message Clicked")
+    assert click.properties["url"] == "https://x.test/sale"
+    complaint = Feedback(outbox_id=queued.id, kind="complained", event_id="ev-4", at=later)
+    bounce = Feedback(outbox_id=queued.id, kind="bounced", event_id="ev-5", at=later, hard=True)
+    delivery.record_feedback([complaint, bounce])
+    profile = engine.profile(pid)
+    assert profile is not None
+    assert not profile.consent("marketing", "email", later.add(seconds=1))
+    (again,) = delivery.send([request(pid, "next", transactional=True)])
+    assert (again.status, again.code) == ("dropped", "unreachable")
+
+
+def test_bad_feedback_names_the_field() -> None:
+    from omnichannel.delivery import Feedback
+
+    with pytest.raises(ValidationError) as caught:
+        Feedback(outbox_id="a", kind="liked", event_id="e", at=AT)
+    assert caught.value.errors[0].path == "$.kind"
+    with pytest.raises(ValidationError) as caught:
+        Feedback(outbox_id="a", kind="opened", event_id="e", at="yesterday")
+    assert caught.value.errors[0].path == "$.at"

@@ -9,10 +9,13 @@
   retries with capped exponential backoff and full jitter (`RetryPolicy`),
   dead-letters what exhausts its budget, and records every outcome as an
   event on the person's profile.
+- `Delivery.record_feedback`: providers' delivery and engagement callbacks
+  (`Feedback`) as events on the profile, deduplicated.
 
 .. versionadded:: 0.1.0
 """
 
+from omnichannel.delivery._feedback import FEEDBACK_EVENTS, Feedback
 from omnichannel.delivery._outbox import SendRequest, SendResult, idempotency_key
 from omnichannel.delivery._policy import (
     Action,
@@ -26,10 +29,12 @@ from omnichannel.delivery._policy import (
 from omnichannel.delivery._relay import HOOK_POINTS, Delivery, RelayReport, RetryPolicy, TokenBucket
 
 __all__ = [
+    "FEEDBACK_EVENTS",
     "HOOK_POINTS",
     "Action",
     "Cap",
     "Delivery",
+    "Feedback",
     "Policy",
     "QuietHours",
     "RelayReport",

@@ -26,6 +26,7 @@ import pendulum
 from omnichannel._time import to_utc
 from omnichannel.channels import Adapter, Envelope, Outcome, Receipt
 from omnichannel.channels.local import ANY_CHANNEL
+from omnichannel.delivery._feedback import FEEDBACK_EVENTS, Feedback
 from omnichannel.delivery._outbox import (
     SendRequest,
     SendResult,
@@ -315,6 +316,47 @@ class Delivery:
                 history[pid].append(SentRecord(channel=channel, at=now))
             verdicts.append(verdict)
         return verdicts
+
+    # --- feedback -----------------------------------------------------------------------
+
+    def record_feedback(self, reports: Iterable[Feedback]) -> list[bool]:
+        """Write provider reports as events on the people they concern, in one transaction.
+
+        A hard bounce also marks the address invalid (later sends are
+        dropped as unreachable); a complaint or an unsubscription revokes
+        marketing consent on the channel (as ``Unsubscribed``). A report
+        repeated by the provider is stored once (its event id is the
+        event's message id). Returns, per report, whether its message was
+        found in the outbox; reports about unknown messages are skipped.
+        """
+        items = list(reports)
+        for index, item in enumerate(items):
+            if not isinstance(item, Feedback):
+                raise ValidationError.one(f"$[{index}]", "type", "must be a Feedback")
+        events: list[Event] = []
+        found: list[bool] = []
+        with self.store.transaction() as tx:
+            rows = tx.outbox_by_id({item.outbox_id for item in items})
+            for item in items:
+                row = rows.get(item.outbox_id)
+                found.append(row is not None)
+                if row is None:
+                    continue
+                if item.kind == "bounced" and item.hard:
+                    tx.mark_invalid(row.to, row.channel, item.at, item.detail or "hard bounce")
+                data: dict[str, Any] = {"kind": item.kind, "provider_event_id": item.event_id}
+                data.update({"detail": item.detail} if item.detail else {})
+                data.update({"url": item.url} if item.url else {})
+                data.update(
+                    {"address": row.to, "hard": item.hard} if item.kind == "bounced" else {}
+                )
+                _, _, actor = decode_payload(row.channel, row.payload)
+                name = FEEDBACK_EVENTS[item.kind]
+                suffix = f"feedback:{item.event_id}"
+                events.append(outcome_event(name, row, actor, item.at, suffix, **data))
+            if events:
+                self.engine.ingest_many(events)
+        return found
 
     # --- relaying -----------------------------------------------------------------------
 

@@ -249,6 +249,10 @@ class _MemoryTransaction:
         rows = [r for r in self._s.outbox.values() if status is None or r.status == status]
         return sorted(rows, key=lambda row: (row.created_at, row.id))
 
+    def outbox_by_id(self, ids: Iterable[str]) -> dict[str, OutboxRow]:
+        rows = self._s.outbox
+        return {i: rows[i] for i in ids if i in rows}
+
     def dispatches(
         self, profile_ids: Iterable[str], since: dt.datetime
     ) -> dict[str, list[tuple[str, dt.datetime]]]:

@@ -221,6 +221,10 @@ class Transaction(Protocol):
         """Outbox rows (of one status, or all), oldest first."""
         ...
 
+    def outbox_by_id(self, ids: Iterable[str]) -> dict[str, OutboxRow]:
+        """The outbox rows with these ids (those that exist)."""
+        ...
+
     def dispatches(
         self, profile_ids: Iterable[str], since: dt.datetime
     ) -> dict[str, list[tuple[str, dt.datetime]]]:

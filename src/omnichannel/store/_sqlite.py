@@ -525,6 +525,16 @@ class _SQLiteTransaction:
             found = self._db.execute(query + " WHERE status = ? ORDER BY created_at, id", (status,))
         return [_outbox_row(values) for values in found]
 
+    def outbox_by_id(self, ids: Iterable[str]) -> dict[str, OutboxRow]:
+        keys = list(ids)
+        if not keys:
+            return {}
+        found = self._db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id IN ({_placeholders(keys)})",  # noqa: S608 - placeholders only
+            keys,
+        )
+        return {values[0]: _outbox_row(values) for values in found}
+
     def dispatches(
         self, profile_ids: Iterable[str], since: dt.datetime
     ) -> dict[str, list[tuple[str, dt.datetime]]]:
