@@ -603,3 +603,31 @@ def test_bad_feedback_names_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         Feedback(outbox_id="a", kind="opened", event_id="e", at="yesterday")
     assert caught.value.errors[0].path == "$.at"
+
+
+def test_ads_adds_need_consent_and_removals_go_regardless(store: Store) -> None:
+    from omnichannel.delivery import audience_removals
+    from omnichannel.personalization import RenderedAds
+
+    engine, _clock, pid = shop(store)
+    recorder = RecordingAdapter()
+    delivery = Delivery(engine, {"ads": recorder})
+    add = RenderedAds(audience="aud-1", action="add", identifiers={"email": ("ann@example.com",)})
+    (added,) = delivery.send(
+        [request(pid, channel="ads", to="aud-1", content=add, purpose="advertising")]
+    )
+    assert (added.status, added.code) == ("dropped", "no_consent")
+    profile = engine.profile(pid)
+    assert profile is not None
+    removals = audience_removals(profile, {"aud-1": "ads"}, origin="withdrawal-1")
+    assert [r.transactional for r in removals] == [True]
+    assert delivery.send(removals)[0].status == "queued"
+    engine.erase(pid)
+    assert delivery.relay_sync().sent == 1  # the person is gone, the removal still goes
+    assert recorder.sent[0].content.action == "remove"
+    assert engine.profile(Identity(kind="user_id", value="u1")) is None  # not brought back
+    (removal,) = audience_removals(profile, {"aud-1": "ads"}, origin="withdrawal-2")
+    assert removal.content.identifiers == {
+        "email": ("ann@example.com",),
+        "phone": ("+12125550123",),
+    }

@@ -9,6 +9,8 @@
   retries with capped exponential backoff and full jitter (`RetryPolicy`),
   dead-letters what exhausts its budget, and records every outcome as an
   event on the person's profile.
+- `audience_removals`: take a person out of retargeting audiences when they
+  withdraw or before they are erased (ads adds need consent like any send).
 - `Delivery.record_feedback`: providers' delivery and engagement callbacks
   (`Feedback`) as events on the profile, deduplicated.
 
@@ -16,8 +18,14 @@
 """
 
 from omnichannel.delivery._feedback import FEEDBACK_EVENTS, Feedback
-from omnichannel.delivery._outbox import SendRequest, SendResult, idempotency_key
+from omnichannel.delivery._outbox import (
+    SendRequest,
+    SendResult,
+    audience_removals,
+    idempotency_key,
+)
 from omnichannel.delivery._policy import (
+    AUDIENCE_REMOVAL,
     Action,
     Cap,
     Policy,
@@ -29,6 +37,7 @@ from omnichannel.delivery._policy import (
 from omnichannel.delivery._relay import HOOK_POINTS, Delivery, RelayReport, RetryPolicy, TokenBucket
 
 __all__ = [
+    "AUDIENCE_REMOVAL",
     "FEEDBACK_EVENTS",
     "HOOK_POINTS",
     "Action",
@@ -44,6 +53,7 @@ __all__ = [
     "SentRecord",
     "TokenBucket",
     "Verdict",
+    "audience_removals",
     "check_dispatch",
     "idempotency_key",
 ]

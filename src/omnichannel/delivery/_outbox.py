@@ -13,6 +13,7 @@ import pendulum
 
 from omnichannel._convert import converter
 from omnichannel.channels import Content
+from omnichannel.delivery._policy import AUDIENCE_REMOVAL
 from omnichannel.errors import ValidationError
 from omnichannel.models import Event, EventType, Profile
 from omnichannel.personalization import (
@@ -26,7 +27,7 @@ from omnichannel.personalization import (
 )
 from omnichannel.store import OutboxRow
 
-__all__ = ["SendRequest", "SendResult", "idempotency_key"]
+__all__ = ["SendRequest", "SendResult", "audience_removals", "idempotency_key"]
 
 #: The rendition type stored for each channel (other channels carry plain JSON).
 _CONTENT_TYPES: Mapping[str, type[Any]] = {
@@ -75,6 +76,8 @@ class SendRequest:
         purpose: The consent purpose the message serves.
         transactional: True for a message the person asked for (a receipt,
             a password reset): exempt from consent, quiet hours and caps.
+            An ads audience removal is always transactional, with purpose
+            ``audience_removal``: it goes even after the person is erased.
         metadata: String tags passed on to the adapter (variant, campaign).
         not_before: Do not send before this instant.
         actor: The identifier outcome events are filed under
@@ -102,6 +105,11 @@ class SendRequest:
             raise ValidationError.one(
                 "$.content", "type", f"{self.channel} content must be a {kind.__name__}"
             )
+        if isinstance(self.content, RenderedAds) and self.content.action == "remove":
+            # Taking a person out of an audience is what withdrawing asks for: it needs no
+            # consent, waits for no quiet hours and counts toward no cap.
+            object.__setattr__(self, "transactional", True)
+            object.__setattr__(self, "purpose", AUDIENCE_REMOVAL)
         if set(self.actor) not in ({"userId"}, {"anonymousId"}):
             raise ValidationError.one(
                 "$.actor", "invalid", "must be {'userId': ...} or {'anonymousId': ...}"
@@ -156,6 +164,46 @@ class SendRequest:
             metadata=dict(metadata or {}),
             actor=actor_of(profile),
         )
+
+
+def audience_removals(
+    profile: Profile,
+    audiences: Mapping[str, str],
+    *,
+    origin: str,
+    kinds: tuple[str, ...] = ("email", "phone"),
+) -> list[SendRequest]:
+    """Requests taking a person out of retargeting audiences: on withdrawal, before erasure.
+
+    ``audiences`` maps each audience id to the channel its adapter serves
+    (usually ``"ads"``). Build them while the profile still has its
+    identifiers (before `omnichannel.engine.Engine.erase`), and send them
+    with `Delivery.send`: removals are transactional, so they go whatever
+    the person's consent. People with none of ``kinds`` give no request.
+
+    .. versionadded:: 0.1.0
+    """
+    identifiers = {
+        kind: tuple(i.value for i in profile.identities_of(kind))
+        for kind in kinds
+        if profile.identities_of(kind)
+    }
+    if not identifiers:
+        return []
+    return [
+        SendRequest(
+            profile_id=profile.id,
+            channel=channel,
+            to=audience,
+            content=RenderedAds(audience=audience, action="remove", identifiers=identifiers),
+            message=f"remove-from-{audience}",
+            origin=origin,
+            step=audience,
+            purpose=AUDIENCE_REMOVAL,
+            actor=actor_of(profile),
+        )
+        for audience, channel in sorted(audiences.items())
+    ]
 
 
 def actor_of(profile: Profile) -> dict[str, str]:

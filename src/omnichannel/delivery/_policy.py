@@ -22,7 +22,20 @@ from omnichannel.models import Profile
 from omnichannel.models._profile import _known_zone
 from omnichannel.personalization import ADDRESS_KINDS
 
-__all__ = ["Action", "Cap", "Policy", "QuietHours", "SentRecord", "Verdict", "check_dispatch"]
+__all__ = [
+    "AUDIENCE_REMOVAL",
+    "Action",
+    "Cap",
+    "Policy",
+    "QuietHours",
+    "SentRecord",
+    "Verdict",
+    "check_dispatch",
+]
+
+
+#: The purpose of a removal from an ads audience: it goes whatever the person's state.
+AUDIENCE_REMOVAL = "audience_removal"
 
 
 class Action(enum.Enum):
@@ -242,7 +255,8 @@ def check_dispatch(
 ) -> Verdict:
     """Say whether a message may go now: send, defer (quiet hours) or drop, with the reason.
 
-    In order: the person must still exist; the address (for e-mail, SMS
+    A removal from an ads audience (purpose `AUDIENCE_REMOVAL`) always goes.
+    Otherwise, in order: the person must still exist; the address (for e-mail, SMS
     and push) must still be one of their identifiers and not marked
     invalid by a provider; a non-transactional message needs consent for
     ``purpose`` on ``channel`` at ``now`` (a missing answer is a no); a
@@ -285,6 +299,9 @@ def check_dispatch(
     .. versionadded:: 0.1.0
     """
     moment = to_utc(now, "$.now")
+    if purpose == AUDIENCE_REMOVAL:
+        # Withdrawal and erasure owe the person this one: nothing may hold it back.
+        return Verdict(action=Action.SEND, code="removal", reason="removal from an audience")
     if profile is None:
         return Verdict(action=Action.DROP, code="no_profile", reason="the person was erased")
     if address in invalid:

@@ -37,7 +37,7 @@ from omnichannel.delivery._outbox import (
 from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, check_dispatch
 from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
-from omnichannel.models import Event
+from omnichannel.models import Event, Identity
 from omnichannel.store import OutboxRow, Transaction
 
 __all__ = ["Delivery", "RelayReport", "RetryPolicy", "TokenBucket"]
@@ -355,8 +355,26 @@ class Delivery:
                 suffix = f"feedback:{item.event_id}"
                 events.append(outcome_event(name, row, actor, item.at, suffix, **data))
             if events:
-                self.engine.ingest_many(events)
+                self._write_outcomes(events)
         return found
+
+    def _write_outcomes(self, events: list[Event]) -> None:
+        """Ingest outcome events, except about people erased since (it would bring them back)."""
+        erased: dict[tuple[str, str], bool] = {}
+        kept = []
+        for event in events:
+            kind, value = (
+                ("user_id", event.user_id)
+                if event.user_id
+                else ("anonymous_id", event.anonymous_id)
+            )
+            assert value is not None  # outcome events are built with an actor
+            if (kind, value) not in erased:
+                erased[kind, value] = self.engine.is_suppressed(Identity(kind=kind, value=value))
+            if not erased[kind, value]:
+                kept.append(event)
+        if kept:
+            self.engine.ingest_many(kept)
 
     # --- relaying -----------------------------------------------------------------------
 
@@ -452,7 +470,7 @@ class Delivery:
                 changed.append(updated)
             tx.put_outbox(changed)
             if events:
-                self.engine.ingest_many(events)
+                self._write_outcomes(events)
         return sending, RelayReport(
             dropped=dropped, deferred=deferred, possible_duplicates=duplicates
         )
@@ -513,7 +531,7 @@ class Delivery:
                     events.append(outcome_event(name, row, actor, now, suffix, **data))
             tx.put_outbox(changed)
             if events:
-                self.engine.ingest_many(events)
+                self._write_outcomes(events)
         return RelayReport(**counts)
 
     def _settle(
