@@ -363,12 +363,9 @@ class Delivery:
         erased: dict[tuple[str, str], bool] = {}
         kept = []
         for event in events:
-            kind, value = (
-                ("user_id", event.user_id)
-                if event.user_id
-                else ("anonymous_id", event.anonymous_id)
-            )
-            assert value is not None  # outcome events are built with an actor
+            # Outcome events are built with an actor: a user id, else an anonymous id.
+            kind = "user_id" if event.user_id else "anonymous_id"
+            value = event.user_id or event.anonymous_id or ""
             if (kind, value) not in erased:
                 erased[kind, value] = self.engine.is_suppressed(Identity(kind=kind, value=value))
             if not erased[kind, value]:
