@@ -631,3 +631,36 @@ def test_ads_adds_need_consent_and_removals_go_regardless(store: Store) -> None:
         "email": ("ann@example.com",),
         "phone": ("+12125550123",),
     }
+
+
+def test_every_rendition_round_trips_through_the_outbox(store: Store) -> None:
+    from omnichannel.delivery._outbox import decode_payload, encode_payload
+    from omnichannel.personalization import Message, Push, Sms, Webhook, render
+
+    engine, _clock, pid = shop(store)
+    profile = engine.profile(pid)
+    assert profile is not None
+    message = Message(
+        key="hello",
+        sms=Sms(body="Hi {{ profile.traits.email }}"),
+        push=Push(title="Hi", body="Sale", deep_link="shop://sale"),
+        webhook=Webhook(body={"who": "{{ profile.id }}"}),
+    )
+    rendered = render(message, profile, now=AT)
+    assert rendered is not None
+    recorder = RecordingAdapter()
+    delivery = Delivery(engine, {"any": recorder}, policy=Policy(quiet_hours={}))
+    requests = [
+        SendRequest.for_rendered(rendered, profile, "sms", origin="o"),
+        SendRequest.for_rendered(
+            rendered, profile, "webhook", origin="o", to="https://x.test", transactional=True
+        ),
+    ]
+    delivery.send(requests, tx=None)
+    delivery.relay_sync()
+    sent = {e.channel: e.content for e in recorder.sent}
+    assert sent == {"sms": rendered.sms, "webhook": rendered.webhook}  # type: ignore[union-attr]
+    push = SendRequest.for_rendered(rendered, profile, "push", origin="o", to="tok")
+    content, _, actor = decode_payload("push", encode_payload(push))
+    assert content == rendered.push  # type: ignore[union-attr]
+    assert actor == {"userId": "u1"}

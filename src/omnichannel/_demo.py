@@ -21,8 +21,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from omnichannel.channels.local import ANY_CHANNEL, FileAdapter
 from omnichannel.clock import FixedClock
 from omnichannel.datasets import retail_catalogue, synthetic_retail
+from omnichannel.delivery import Delivery, SendRequest
 from omnichannel.engine import Engine
 from omnichannel.errors import OmnichannelError
 from omnichannel.personalization import (
@@ -186,7 +188,7 @@ def run_demo(path: Path, *, profiles: int, days: int, seed: int, out: TextIO) ->
         )
     report = _batch_check(engine, clock.now())
     out.write(report)
-    out.write(_cart_reminder(engine, clock.now()))
+    out.write(_cart_reminder(engine, clock.now(), path.with_suffix(".outbox.jsonl")))
     engine.close()
     return 1 if "DISAGREES" in report else 0
 
@@ -205,8 +207,8 @@ def _batch_check(engine: Engine, now: dt.datetime) -> str:
     return "\nbatch SQL on DuckDB over the same profiles: the same members as real time\n"
 
 
-def _cart_reminder(engine: Engine, now: dt.datetime) -> str:
-    """Send the cart reminder to the abandoners, on paper: choose, rank, render, tally."""
+def _cart_reminder(engine: Engine, now: dt.datetime, outbox: Path) -> str:
+    """Send the cart reminder to the abandoners: choose, rank, render, queue, relay to a file."""
     subjects = dict(engine.subjects())
     events = [e for subject in subjects.values() for e in subject["events"]]
     # A few hundred orders: every pair counts (a real shop keeps the default support of 2).
@@ -214,6 +216,7 @@ def _cart_reminder(engine: Engine, now: dt.datetime) -> str:
     names = {p["product_id"]: p for p in retail_catalogue()}
     tally: Counter[str] = Counter()
     sample: Rendered | None = None
+    sends: list[SendRequest] = []
     for pid in engine.members("cart-abandoners"):
         profile, subject = engine.profile(pid), subjects[pid]
         choice = CART_REMINDER.choose(pid, subject, now)
@@ -240,6 +243,8 @@ def _cart_reminder(engine: Engine, now: dt.datetime) -> str:
             continue
         tally[f"{choice.variant.key} by {best.channel}"] += 1
         sample = sample or result
+        reminder = SendRequest.for_rendered(result, profile, best.channel, origin="cart-reminder")
+        sends.append(reminder)
     lines = ["\ncart reminder to the cart abandoners (variant, best channel, rendering):"]
     lines += [f"  {count:>4}  {what}" for what, count in sorted(tally.items())]
     if sample is not None:
@@ -255,4 +260,19 @@ def _cart_reminder(engine: Engine, now: dt.datetime) -> str:
         lines.append(f"for example, to {sample.profile_id}: {text!r}")
         if sample.email is not None and sample.email.text is not None:
             lines += [f"  | {line}" for line in sample.email.text.splitlines()]
+    lines.append(_deliver(engine, sends, outbox))
     return "\n".join(lines) + "\n"
+
+
+def _deliver(engine: Engine, sends: list[SendRequest], outbox: Path) -> str:
+    """Queue the reminders and relay them to a file outbox, through the full send policy."""
+    if outbox.exists():
+        outbox.unlink()
+    delivery = Delivery(engine, {ANY_CHANNEL: FileAdapter(outbox)})
+    decided = Counter(result.status for result in delivery.send(sends))
+    report = delivery.relay_sync()
+    return (
+        f"\nsent through the outbox to {outbox}: {report.sent} sent,"
+        f" {decided['deferred'] + report.deferred} deferred to the end of quiet hours,"
+        f" {decided['dropped'] + report.dropped} dropped by the policy"
+    )

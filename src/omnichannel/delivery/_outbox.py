@@ -220,7 +220,9 @@ def actor_of(profile: Profile) -> dict[str, str]:
 def encode_payload(request: SendRequest) -> str:
     """The outbox row's JSON payload: content, metadata, actor."""
     content = request.content
-    plain = converter.unstructure(content) if attrs.has(type(content)) else content
+    plain: Any = converter.unstructure(content) if attrs.has(type(content)) else content
+    if isinstance(content, RenderedPush):
+        plain = {**plain, "payload": content.payload.decode()}  # the push's own JSON, as text
     return json.dumps(
         {"content": plain, "metadata": dict(request.metadata), "actor": dict(request.actor)},
         separators=(",", ":"),
@@ -232,7 +234,10 @@ def decode_payload(channel: str, payload: str) -> tuple[Content, dict[str, str],
     """Content, metadata and actor from a payload written by `encode_payload`."""
     data = json.loads(payload)
     kind = _CONTENT_TYPES.get(channel)
-    content = data["content"] if kind is None else converter.structure(data["content"], kind)
+    plain = data["content"]
+    if kind is RenderedPush:
+        plain = {**plain, "payload": plain["payload"].encode()}
+    content = plain if kind is None else converter.structure(plain, kind)
     return content, data["metadata"], data["actor"]
 
 
