@@ -10,7 +10,8 @@ PUBLIC = {
     "omnichannel": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
         "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
-        "Profile", "RuleError", "StoreError", "TemplateError", "ValidationError", "converter",
+        "PluginError", "Profile", "RuleError", "StoreError", "TemplateError", "ValidationError",
+        "converter"
     ],
     "omnichannel.models": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Event", "EventType", "Identity",
@@ -23,17 +24,21 @@ PUBLIC = {
         "traffic_source", "utm_from_url",
     ],
     "omnichannel.errors": [
-        "FieldError", "OmnichannelError", "RuleError", "StoreError", "TemplateError", "ValidationError",
+        "FieldError", "OmnichannelError", "PluginError", "RuleError", "StoreError", "TemplateError",
+        "ValidationError"
     ],
     "omnichannel.personalization": [
-        "DEFAULT_COSTS", "PUSH_MAX_BYTES", "Aborted", "AdsAudience", "Campaign", "ChannelScore", "Choice",
-        "CoOccurrence", "Decision", "Email", "InApp", "Limits", "Message", "Push", "Recommendation",
-        "RenderSettings", "Rendered", "RenderedAds", "RenderedEmail", "RenderedInApp", "RenderedPush",
-        "RenderedSms", "Sms", "Template", "Variant", "Webhook", "as_template_items", "baskets_from_events",
-        "bucket", "compile_template", "decide", "learn_cooccurrence", "rank_channels", "render",
-        "subject_from", "template_data",
+        "ADDRESS_KINDS", "DEFAULT_COSTS", "PUSH_MAX_BYTES", "Aborted", "AdsAudience", "Campaign",
+        "ChannelScore", "Choice", "CoOccurrence", "Decision", "Email", "InApp", "Limits", "Message",
+        "Push", "Recommendation", "RenderSettings", "Rendered", "RenderedAds", "RenderedEmail",
+        "RenderedInApp", "RenderedPush", "RenderedSms", "Sms", "Template", "Variant", "Webhook",
+        "as_template_items", "baskets_from_events", "bucket", "compile_template", "decide",
+        "learn_cooccurrence", "rank_channels", "render", "subject_from", "template_data"
     ],
-    "omnichannel.channels": [],
+    "omnichannel.channels": [
+        "GROUP", "Adapter", "AdapterUrl", "Capabilities", "Content", "Envelope", "Outcome",
+        "Receipt", "Registry", "check_adapter_class", "parse_adapter_url"
+    ],
     "omnichannel.channels.sms": [
         "GSM7_BASIC", "GSM7_EXTENSION", "MAX_BODY_CHARS", "PART_LIMITS", "SINGLE_LIMITS", "Encoding",
         "SmsSegments", "encoding_of", "segments",
@@ -46,6 +51,12 @@ PUBLIC = {
         "Value", "Window", "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule",
         "field", "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local",
         "prop", "state", "to_jsonlogic", "to_sql", "trait", "truthy", "when",
+    ],
+    "omnichannel.delivery": [
+        "AUDIENCE_REMOVAL", "FEEDBACK_EVENTS", "HOOK_POINTS", "Action", "Cap", "Delivery",
+        "Feedback", "Policy", "QuietHours", "RelayReport", "RetryPolicy", "SendRequest",
+        "SendResult", "SentRecord", "TokenBucket", "Verdict", "audience_removals", "check_dispatch",
+        "idempotency_key"
     ],
     "omnichannel.typing": ["JSONObject", "JSONValue"],
     "omnichannel.identity": [
@@ -67,11 +78,15 @@ PUBLIC = {
     ],
     "omnichannel.engine": ["Engine", "Erasure", "Explanation", "IngestResult"],
     "omnichannel.clock": ["Clock", "FixedClock", "SystemClock"],
-    "omnichannel.store": ["IdentityRow", "MemoryStore", "ProfileRow", "SQLiteStore", "Store", "Transaction"],
+    "omnichannel.store": [
+        "OUTBOX_OPEN", "IdentityRow", "MemoryStore", "OutboxRow", "ProfileRow", "SQLiteStore",
+        "Store", "Transaction"
+    ],
     "omnichannel.testing": [
-        "channels", "commerce", "consents", "events", "identities", "json_objects",
-        "json_values", "line_items", "money", "profiles", "rule_subjects", "rule_values", "rules",
-        "segment_payloads", "timestamps",
+        "SAMPLE_CHANNELS", "AdapterConformanceError", "channels", "check_adapter", "commerce",
+        "consents", "events", "identities", "json_objects", "json_values", "line_items", "money",
+        "profiles", "registry_check", "rule_subjects", "rule_values", "rules", "sample_envelopes",
+        "segment_payloads", "timestamps", "verify_adapter"
     ],
 }  # fmt: skip
 
