@@ -664,3 +664,21 @@ def test_every_rendition_round_trips_through_the_outbox(store: Store) -> None:
     content, _, actor = decode_payload("push", encode_payload(push))
     assert content == rendered.push  # type: ignore[union-attr]
     assert actor == {"userId": "u1"}
+
+
+def test_two_adapters_of_one_kind_each_get_their_own_channel(store: Store) -> None:
+    from omnichannel.channels.sms import segments
+    from omnichannel.personalization import RenderedSms
+
+    engine, _clock, pid = shop(store)
+    mail, text = RecordingAdapter(), RecordingAdapter()
+    delivery = Delivery(engine, {"email": mail, "sms": text})
+    sms = RenderedSms(body="Hi", segments=segments("Hi"))
+    delivery.send([request(pid), request(pid, channel="sms", to="+12125550123", content=sms)])
+    delivery.relay_sync()
+    assert ([e.channel for e in mail.sent], [e.channel for e in text.sent]) == (["email"], ["sms"])
+
+
+def test_in_app_placements_need_no_contact_consent() -> None:
+    result = verdict(person(granted=()), "in_app", address="u1")
+    assert result.action is Action.SEND

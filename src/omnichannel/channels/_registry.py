@@ -88,7 +88,7 @@ class Registry:
     ) -> None:
         self._entries: dict[str, metadata.EntryPoint] = {}
         for entry in entries:
-            # The first declaration of a name wins; a later one is reported by `conflicts`.
+            # The first declaration of a name wins (entry points come in a stable order).
             self._entries.setdefault(entry.name, entry)
         self._loaded: dict[str, type[Adapter]] = {}
         for cls in adapters:

@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 
+#: Channels shown inside the product the person is using need no contact consent.
+_NO_CONSENT = frozenset({"in_app"})
+
 #: The purpose of a removal from an ads audience: it goes whatever the person's state.
 AUDIENCE_REMOVAL = "audience_removal"
 
@@ -317,7 +320,8 @@ def check_dispatch(
         )
     if transactional:
         return Verdict(action=Action.SEND, code="transactional", reason="transactional")
-    if not profile.consent(purpose, channel, moment):
+    # Shown inside the product the person is using: no contact consent (as rank_channels).
+    if channel not in _NO_CONSENT and not profile.consent(purpose, channel, moment):
         return Verdict(
             action=Action.DROP, code="no_consent", reason=f"no consent to {purpose} on {channel}"
         )

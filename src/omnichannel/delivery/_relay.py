@@ -208,11 +208,12 @@ class Delivery:
         self.hook = hook or (lambda _point: None)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not a secret
-        self._buckets: dict[str, TokenBucket] = {}
+        # One bucket per adapter instance (shared by the channels it serves), in this worker.
+        self._buckets: dict[int, TokenBucket] = {}
         for adapter in self.adapters.values():
             rate = (rate_limits or {}).get(adapter.name, adapter.capabilities.rate_limit)
-            if rate is not None and adapter.name not in self._buckets:
-                self._buckets[adapter.name] = TokenBucket(rate, adapter.capabilities.burst)
+            if rate is not None and id(adapter) not in self._buckets:
+                self._buckets[id(adapter)] = TokenBucket(rate, adapter.capabilities.burst)
 
     # --- deciding -----------------------------------------------------------------------
 
@@ -474,16 +475,17 @@ class Delivery:
 
     async def _send_all(self, rows: list[OutboxRow]) -> list[Receipt]:
         receipts: list[Receipt | None] = [None] * len(rows)
-        groups: dict[str, tuple[Adapter, list[int]]] = {}
+        # Grouped by adapter instance: two adapters of one kind (two SMTP relays) stay apart.
+        groups: dict[int, tuple[Adapter, list[int]]] = {}
         for index, row in enumerate(rows):
             adapter = self._adapter_for(row.channel)
             if adapter is not None:  # the dispatch check deferred rows without one
-                groups.setdefault(adapter.name, (adapter, []))[1].append(index)
+                groups.setdefault(id(adapter), (adapter, []))[1].append(index)
         gate = asyncio.Semaphore(self.concurrency)
 
         async def deliver(adapter: Adapter, indexes: list[int]) -> None:
             envelopes = [_envelope(rows[i]) for i in indexes]
-            bucket = self._buckets.get(adapter.name)
+            bucket = self._buckets.get(id(adapter))
             async with gate:
                 if bucket is not None:
                     await bucket.take()
