@@ -22,6 +22,7 @@ CHECKED = [
     "guides/segment-ingest.md",
     "guides/personalization.md",
     "guides/recommendations.md",
+    "guides/delivery.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 
