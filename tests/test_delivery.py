@@ -682,3 +682,13 @@ def test_two_adapters_of_one_kind_each_get_their_own_channel(store: Store) -> No
 def test_in_app_placements_need_no_contact_consent() -> None:
     result = verdict(person(granted=()), "in_app", address="u1")
     assert result.action is Action.SEND
+
+
+def test_a_grant_and_a_revocation_at_the_same_instant_leave_no_consent(store: Store) -> None:
+    engine, _clock, pid = shop(store)
+    for name in ("Consent Granted", "Consent Revoked", "Consent Granted"):
+        consent(engine, name, "email", "2024-03-05T14:00:00Z")  # one instant: the stricter wins
+    recorder = RecordingAdapter()
+    delivery = Delivery(engine, {"email": recorder})
+    (result,) = delivery.send([request(pid)])
+    assert (result.status, result.code, recorder.sent) == ("dropped", "no_consent", [])

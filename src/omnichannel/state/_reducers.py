@@ -461,10 +461,16 @@ class ConsentGroup:
     answers: tuple[Consent, ...] = ()
 
     def with_answer(self, record: Consent) -> ConsentGroup:
-        """This group with ``record`` replacing the answer for its scope."""
-        kept = tuple(
-            c for c in self.answers if (c.purpose, c.channel) != (record.purpose, record.channel)
-        )
+        """This group with ``record`` replacing the answer for its scope.
+
+        Two answers given at the same instant are not ordered by time: the
+        stricter one (a denial or revocation) stands, whichever came first.
+        """
+        scope = (record.purpose, record.channel)
+        kept = tuple(c for c in self.answers if (c.purpose, c.channel) != scope)
+        for old in self.answers:
+            if (old.purpose, old.channel) == scope and old.status_at == record.status_at:
+                record = _stricter(old, record)
         return ConsentGroup(members=self.members, answers=_sorted_answers((*kept, record)))
 
 
