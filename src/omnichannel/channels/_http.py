@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import httpx
@@ -28,8 +29,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "HttpAdapterBase",
     "HttpStatusMap",
+    "base_url",
     "default_client",
     "failure_receipt",
+    "json_object",
     "retry_after_seconds",
 ]
 
@@ -47,6 +50,22 @@ def default_client(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
     return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=timeout)
+
+
+def base_url(value: object, path: str = "$.api_base") -> str:
+    """An adapter's API base URL, checked (http or https) and without a trailing slash."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ValidationError.one(path, "invalid", "must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A response's body as a JSON object; ``{}`` when it is not one (an HTML error page)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

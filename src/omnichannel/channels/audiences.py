@@ -48,7 +48,9 @@ from omnichannel.channels._adapter import Capabilities, Envelope, Outcome, Recei
 from omnichannel.channels._http import (
     HttpAdapterBase,
     HttpStatusMap,
+    base_url,
     failure_receipt,
+    json_object,
     retry_after_seconds,
 )
 from omnichannel.channels._url import parse_adapter_url
@@ -533,20 +535,6 @@ def _chunks(items: Sequence[_Item], limit: int) -> list[list[_Item]]:
     return out
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
-
-
-def _url_option(value: object, path: str) -> str:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ValidationError.one(path, "invalid", "must be an http:// or https:// URL")
-    return value.rstrip("/")
-
-
 def _text_option(value: object, path: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError.one(path, "required", f"needs {what}")
@@ -629,7 +617,7 @@ _META_STATUSES = HttpStatusMap()
 
 
 def _meta_receipt(response: httpx.Response) -> Receipt:
-    answer = _json_object(response)
+    answer = json_object(response)
     if 200 <= response.status_code < 300 and "error" not in answer:
         invalid = answer.get("num_invalid_entries")
         provider_id = answer.get("session_id") or answer.get("audience_id")
@@ -740,7 +728,7 @@ class MetaAudienceAdapter(HttpAdapterBase):
         if app_secret is not None and (not isinstance(app_secret, str) or not app_secret):
             raise ValidationError.one("$.app_secret", "type", "must be a non-empty string")
         self.app_secret = app_secret
-        self.api_base = _url_option(api_base, "$.api_base")
+        self.api_base = base_url(api_base, "$.api_base")
         if not isinstance(version, str) or not re.fullmatch(r"v\d+\.\d+", version):
             raise ValidationError.one("$.version", "invalid", "must look like 'v25.0'")
         self.version = version
@@ -915,7 +903,7 @@ def _classify_google_errors(
 
 def _google_receipt(response: httpx.Response) -> Receipt:
     """Classify a failed Google Ads API call (a google.rpc.Status in ``error``)."""
-    error = _json_object(response).get("error")
+    error = json_object(response).get("error")
     status = error.get("status") if isinstance(error, dict) else None
     fallback = _GRPC_STATUS.get(status) if isinstance(status, str) else None
     if fallback is None:
@@ -1029,7 +1017,7 @@ class GoogleCustomerMatchAdapter(HttpAdapterBase):
             if login_customer_id is None
             else _customer_id(login_customer_id, "$.login_customer_id")
         )
-        self.api_base = _url_option(api_base, "$.api_base")
+        self.api_base = base_url(api_base, "$.api_base")
         if not isinstance(version, str) or not re.fullmatch(r"v\d+", version):
             raise ValidationError.one("$.version", "invalid", "must look like 'v26'")
         self.version = version
@@ -1134,7 +1122,7 @@ class GoogleCustomerMatchAdapter(HttpAdapterBase):
             return failure_receipt(error)
         if not 200 <= response.status_code < 300:
             return _google_receipt(response)
-        return _json_object(response)
+        return json_object(response)
 
     async def _job(
         self, user_list: str, action: str, items: Sequence[_Item], headers: Mapping[str, str]

@@ -57,6 +57,7 @@ from omnichannel.channels._adapter import Capabilities, Envelope, Outcome, Recei
 from omnichannel.channels._http import (
     HttpAdapterBase,
     HttpStatusMap,
+    base_url,
     failure_receipt,
     retry_after_seconds,
 )
@@ -313,12 +314,6 @@ def _secret(value: object, field: str, what: str) -> str:
     if any(c in value for c in "\r\n"):
         raise ValidationError.one(field, "invalid", "must be one line")
     return value
-
-
-def _api_base(value: object, field: str = "$.api_base") -> str:
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise ValidationError.one(field, "invalid", "must be an http:// or https:// URL")
-    return value.rstrip("/")
 
 
 def _host_base(parts: AdapterUrl, default_host: str) -> str:
@@ -996,7 +991,7 @@ class SendGridAdapter(HttpAdapterBase):
         max_connections: int = 50,
     ) -> None:
         self.api_key = _secret(api_key, "$.api_key", "a SendGrid API key")
-        self.api_base = _api_base(api_base)
+        self.api_base = base_url(api_base)
         self.sandbox = _bool_option(sandbox, "$.sandbox")
         self.one_click_unsubscribe = _bool_option(one_click_unsubscribe, "$.one_click_unsubscribe")
         super().__init__(client=client, transport=transport, max_connections=max_connections)
@@ -1243,7 +1238,7 @@ class PostmarkAdapter(HttpAdapterBase):
         max_connections: int = 50,
     ) -> None:
         self.server_token = _secret(server_token, "$.server_token", "a Postmark server token")
-        self.api_base = _api_base(api_base)
+        self.api_base = base_url(api_base)
         if message_stream is not None and (
             not isinstance(message_stream, str) or not message_stream
         ):
@@ -1428,7 +1423,7 @@ class MailgunAdapter(HttpAdapterBase):
         self.domain = domain
         self.region: str = str(region)
         self.api_base = (
-            _api_base(api_base) if api_base is not None else _MAILGUN_REGIONS[self.region]
+            base_url(api_base) if api_base is not None else _MAILGUN_REGIONS[self.region]
         )
         self.test_mode = _bool_option(test_mode, "$.test_mode")
         self.one_click_unsubscribe = _bool_option(one_click_unsubscribe, "$.one_click_unsubscribe")

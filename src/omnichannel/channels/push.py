@@ -39,7 +39,9 @@ from omnichannel.channels._http import (
     DEFAULT_TIMEOUT,
     HttpAdapterBase,
     HttpStatusMap,
+    base_url,
     failure_receipt,
+    json_object,
     retry_after_seconds,
 )
 from omnichannel.channels._url import parse_adapter_url
@@ -68,12 +70,6 @@ APNS_SANDBOX = "https://api.sandbox.push.apple.com"
 
 _STATUSES = HttpStatusMap()
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-
-
-def _check_base(value: object, path: str = "$.api_base") -> str:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise ValidationError.one(path, "invalid", "must be an http:// or https:// URL")
-    return value.rstrip("/")
 
 
 def _check_ttl(value: object) -> float:
@@ -139,14 +135,6 @@ def _check_provider(value: object) -> TokenProvider:
             "$.token_provider", "required", "must be a callable returning a bearer token"
         )
     return value
-
-
-def _json_object(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def _not_push(content: object) -> Receipt:
@@ -223,7 +211,7 @@ def _about_token(message: str, fields: Sequence[str]) -> bool:
 
 def _fcm_receipt(response: httpx.Response) -> Receipt:
     status = response.status_code
-    answer = _json_object(response)
+    answer = json_object(response)
     if 200 <= status < 300:
         name = answer.get("name")  # projects/<id>/messages/<message id>
         return Receipt.sent(name if isinstance(name, str) else None, status=status)
@@ -318,7 +306,7 @@ class FcmAdapter(HttpAdapterBase):
                 "$.project_id", "invalid", "must be a Firebase project id (my-app-1234)"
             )
         provider = _check_provider(token_provider)
-        base = _check_base(api_base)
+        base = base_url(api_base)
         ttl = _check_ttl(token_ttl)
         super().__init__(client=client, transport=transport, max_connections=max_connections)
         self.project_id = project_id
@@ -360,7 +348,7 @@ class FcmAdapter(HttpAdapterBase):
         try:
             token = await self._tokens.get()
             response = await self._request(body, token)
-            if response.status_code == 401 and _fcm_error(_json_object(response))[0] in {
+            if response.status_code == 401 and _fcm_error(json_object(response))[0] in {
                 None,
                 "UNAUTHENTICATED",
             }:
@@ -582,7 +570,7 @@ class ApnsAdapter(HttpAdapterBase):
                 "$.topic", "invalid", "must be the app's bundle id (com.example.app)"
             )
         provider = _check_provider(token_provider)
-        base = _check_base(api_base)
+        base = base_url(api_base)
         if priority not in {5, 10} or isinstance(priority, bool):
             raise ValidationError.one("$.priority", "invalid", "must be 10 (at once) or 5")
         ttl = _check_ttl(token_ttl)
@@ -687,7 +675,7 @@ class ApnsAdapter(HttpAdapterBase):
 def _apns_reason(response: httpx.Response) -> str | None:
     if 200 <= response.status_code < 300:
         return None
-    reason = _json_object(response).get("reason")
+    reason = json_object(response).get("reason")
     return reason if isinstance(reason, str) else None
 
 

@@ -44,6 +44,7 @@ from omnichannel.channels._http import (
     HttpAdapterBase,
     HttpStatusMap,
     failure_receipt,
+    json_object,
     retry_after_seconds,
 )
 from omnichannel.channels._url import parse_adapter_url
@@ -296,17 +297,9 @@ class TwilioAdapter(HttpAdapterBase):
         return _receipt(response)
 
 
-def _json_object(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
-
-
 def _receipt(response: httpx.Response) -> Receipt:
     status = response.status_code
-    answer = _json_object(response)
+    answer = json_object(response)
     if 200 <= status < 300:
         sid = answer.get("sid")
         return Receipt.sent(sid if isinstance(sid, str) else None, status=status)
