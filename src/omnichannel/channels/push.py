@@ -46,6 +46,7 @@ from omnichannel.channels._http import (
 )
 from omnichannel.channels._url import parse_adapter_url
 from omnichannel.errors import PluginError, ValidationError
+from omnichannel.models._check import positive_seconds
 from omnichannel.personalization import RenderedPush
 
 __all__ = [
@@ -70,12 +71,6 @@ APNS_SANDBOX = "https://api.sandbox.push.apple.com"
 
 _STATUSES = HttpStatusMap()
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
-
-
-def _check_ttl(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValidationError.one("$.token_ttl", "invalid", "must be a positive number of seconds")
-    return float(value)
 
 
 class _TokenError(Exception):
@@ -307,7 +302,7 @@ class FcmAdapter(HttpAdapterBase):
             )
         provider = _check_provider(token_provider)
         base = base_url(api_base)
-        ttl = _check_ttl(token_ttl)
+        ttl = positive_seconds("$.token_ttl", token_ttl)
         super().__init__(client=client, transport=transport, max_connections=max_connections)
         self.project_id = project_id
         self.url = f"{base}/v1/projects/{urllib.parse.quote(project_id, safe='')}/messages:send"
@@ -573,7 +568,7 @@ class ApnsAdapter(HttpAdapterBase):
         base = base_url(api_base)
         if priority not in {5, 10} or isinstance(priority, bool):
             raise ValidationError.one("$.priority", "invalid", "must be 10 (at once) or 5")
-        ttl = _check_ttl(token_ttl)
+        ttl = positive_seconds("$.token_ttl", token_ttl)
         if client is None and transport is None:
             # HTTP/2 is required by APNs; httpx's own transport speaks it (aiohttp does not).
             client = httpx.AsyncClient(http2=True, verify=verify, timeout=DEFAULT_TIMEOUT)

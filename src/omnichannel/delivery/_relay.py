@@ -38,6 +38,7 @@ from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, ch
 from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
 from omnichannel.models import Event, Identity
+from omnichannel.models._check import positive_seconds, whole
 from omnichannel.store import OutboxRow, Transaction
 
 __all__ = ["Delivery", "RelayReport", "RetryPolicy", "TokenBucket"]
@@ -50,18 +51,6 @@ HOOK_POINTS = (
     "after_response",
     "after_recording",
 )
-
-
-def _whole(value: object, path: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValidationError.one(path, "invalid", f"must be a whole number >= {minimum}")
-    return value
-
-
-def _seconds(value: object, path: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise ValidationError.one(path, "invalid", "must be a positive number of seconds")
-    return float(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -83,9 +72,9 @@ class RetryPolicy:
     budget: float = 86_400.0
 
     def __attrs_post_init__(self) -> None:
-        _whole(self.max_attempts, "$.max_attempts", 1)
+        whole("$.max_attempts", self.max_attempts, minimum=1)
         for name in ("base", "cap", "budget"):
-            _seconds(getattr(self, name), f"$.{name}")
+            positive_seconds(f"$.{name}", getattr(self, name))
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -100,8 +89,8 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: int = 1) -> None:
-        self.rate = _seconds(rate, "$.rate")
-        self.burst = float(_whole(burst, "$.burst", 1))
+        self.rate = positive_seconds("$.rate", rate)
+        self.burst = float(whole("$.burst", burst, minimum=1))
         self._tokens = self.burst
         self._stamp: float | None = None
         self._lock = asyncio.Lock()
@@ -201,9 +190,9 @@ class Delivery:
                 )
         self.policy = policy or Policy()
         self.retry = retry or RetryPolicy()
-        self.lease = _seconds(lease, "$.lease")
-        self.batch = _whole(batch, "$.batch", 1)
-        self.concurrency = _whole(concurrency, "$.concurrency", 1)
+        self.lease = positive_seconds("$.lease", lease)
+        self.batch = whole("$.batch", batch, minimum=1)
+        self.concurrency = whole("$.concurrency", concurrency, minimum=1)
         self.record_outcomes = record_outcomes
         self.hook = hook or (lambda _point: None)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"

@@ -74,6 +74,13 @@ def text_problem(value: object, *, max_len: int = MAX_TEXT) -> tuple[str, str] |
     return None
 
 
+def positive_seconds(where: str, value: object) -> float:
+    """``value`` as a float if it is a positive number of seconds (not a bool), else an error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValidationError.one(where, "invalid", "must be a positive number of seconds")
+    return float(value)
+
+
 def whole(where: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` if it is a whole number (not a bool) in range, else a ValidationError."""
     if isinstance(value, bool) or not isinstance(value, int):
