@@ -26,7 +26,12 @@ from typing import Any, ClassVar
 import httpx
 
 from omnichannel.channels._adapter import Capabilities, Envelope, Outcome, Receipt
-from omnichannel.channels._http import HttpAdapterBase, HttpStatusMap, failure_receipt
+from omnichannel.channels._http import (
+    HttpAdapterBase,
+    HttpStatusMap,
+    failure_receipt,
+    json_object,
+)
 from omnichannel.channels._url import parse_adapter_url
 from omnichannel.errors import ValidationError
 
@@ -161,9 +166,5 @@ class WebhookAdapter(HttpAdapterBase):
 def _id_of(response: httpx.Response) -> str | None:
     if "json" not in response.headers.get("content-type", ""):
         return None
-    try:
-        answer = response.json()
-    except ValueError:
-        return None
-    found = answer.get("id") if isinstance(answer, dict) else None
+    found = json_object(response).get("id")
     return str(found) if isinstance(found, (str, int)) else None
