@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ from omnichannel.segments._subject import (
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
 from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
 
-__all__ = ["Engine", "Erasure", "Explanation", "IngestResult"]
+__all__ = ["Committing", "Engine", "Erasure", "Explanation", "IngestResult"]
 
 log = logging.getLogger("omnichannel")
 
@@ -73,6 +75,35 @@ class _Work:
     # Memberships of profiles deleted by a merge: they exit those segments.
     gone: dict[str, frozenset[str]] = attrs.Factory(dict)
     changes: list[SegmentChange] = attrs.Factory(list)
+
+
+@attrs.define
+class _Frame:
+    """The outermost open transaction of a thread, and what waits for its commit."""
+
+    tx: Transaction
+    # Profile states to cache and segment changes to announce once it has committed.
+    staged: dict[str, tuple[int, ProfileState[Any]]] = attrs.Factory(dict)
+    changes: list[SegmentChange] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class Committing:
+    """What a transaction is about to commit, for hooks that act inside it (`Engine.add_hook`).
+
+    ``events``: the events filed, by profile id, in the order ingested;
+    ``states``: those profiles' states after them; ``changes``: segment
+    entries and exits; ``merged``: absorbed profile id -> survivor.
+
+    .. versionadded:: 0.1.0
+    """
+
+    tx: Transaction
+    now: pendulum.DateTime
+    events: Mapping[str, Sequence[Event]]
+    states: Mapping[str, ProfileState[Any]]
+    changes: Sequence[SegmentChange]
+    merged: Mapping[str, str]
 
 
 @attrs.frozen
@@ -226,6 +257,63 @@ class Engine:
         self._event_docs = EventDocs()
         # The subject of the state last settled, per profile: the next event's "before".
         self._settled: dict[str, _Settled] = {}
+        self._hooks: list[Callable[[Committing], object]] = []
+        self._frames = threading.local()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One store transaction that the engine's calls inside the block join.
+
+        Ingests, profile reads and ``Delivery.send(..., tx=tx)`` made inside
+        commit together, or (when the block raises) not at all. Listeners
+        hear of segment changes, and states are cached, after the commit.
+        """
+        with self._frame() as frame:
+            yield frame.tx
+
+    @contextmanager
+    def _frame(self) -> Iterator[_Frame]:
+        frame: _Frame | None = getattr(self._frames, "open", None)
+        if frame is not None:
+            yield frame  # nested: joins the thread's open transaction
+            return
+        with self.store.transaction() as tx:
+            frame = _Frame(tx)
+            self._frames.open = frame
+            try:
+                yield frame
+            finally:
+                self._frames.open = None
+        # Committed: only now may its states be trusted, and its changes told.
+        self._states.update(frame.staged)
+        if frame.changes:
+            self._announce(frame.changes)
+
+    def add_hook(self, hook: Callable[[Committing], object]) -> None:
+        """Call ``hook`` inside every ingest's (and `refresh`'s) transaction, before it commits.
+
+        What the hook writes through ``committing.tx`` commits with the events
+        (or not at all); an exception it raises rolls the whole transaction
+        back and propagates. `omnichannel.journeys.JourneyRunner` uses this to
+        enter, move and end journeys exactly once per event.
+        """
+        self._hooks.append(hook)
+
+    def _run_hooks(self, tx: Transaction, work: _Work, merged: Mapping[str, str]) -> None:
+        if not self._hooks or not (work.filed or work.changes or merged):
+            return
+        committing = Committing(
+            tx=tx,
+            now=work.now,
+            events=work.filed,
+            states={pid: state for pid, (_, state) in work.pending.items()},
+            changes=tuple(work.changes),
+            merged=merged,
+        )
+        for hook in self._hooks:
+            hook(committing)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -263,20 +351,20 @@ class Engine:
         payloads: list[Event | Mapping[str, Any] | str | bytes],
         only: frozenset[Identity] | None,
     ) -> list[IngestResult]:
-        staged: dict[str, tuple[int, ProfileState[Any]]] = {}
         results: list[IngestResult] = []
-        with self.store.transaction() as tx:
+        with self._frame() as frame:
+            tx = frame.tx
             # The clock is read once the write lock is held, so events that carry no time of
             # their own are stamped in the order writers get their turn (no late-event refolds).
             work = _Work(now=self.clock.now())
             events = self._parse_all(payloads, work.now)
             results.extend(self._ingest_one(tx, event, work, only) for event in events)
-            self._flush(tx, work, staged)
-        # Only what was committed may be cached.
-        self._states.update(staged)
+            self._flush(tx, work, frame.staged)
+            merged = {a: r.profile_id for r in results if r.profile_id for a in r.merged}
+            self._run_hooks(tx, work, merged)
+            frame.changes.extend(work.changes)
         if work.changes:
             results = _with_changes(results, work.changes)
-            self._announce(work.changes)
         return results
 
     def _parse_all(
@@ -630,13 +718,13 @@ class Engine:
 
     def state(self, ref: str | Identity) -> ProfileState[Any] | None:
         """The folded state of a profile (by id or by any of its identifiers), or None."""
-        with self.store.transaction() as tx:
-            row = self._row(tx, ref)
+        with self._frame() as frame:
+            row = self._row(frame.tx, ref)
             if row is None:
                 return None
-            pid = row.profile_id
-            state = self._state_of(tx, row)
-        self._states[pid] = (row.version, state)
+            state = self._state_of(frame.tx, row)
+            # Cached once the transaction commits (a nested read may see uncommitted writes).
+            frame.staged[row.profile_id] = (row.version, state)
         return state
 
     def profile(self, ref: str | Identity) -> Profile | None:
@@ -737,6 +825,15 @@ class Engine:
             subject = self._subject(tx, row, events=True)
         return explain(defined, subject, now or self.clock.now())
 
+    def subject(self, ref: str | Identity, *, events: bool = True) -> dict[str, Any] | None:
+        """What segment rules read of a profile (by id or identifier) now, or None if unknown.
+
+        With ``events`` (the default) it holds the profile's event history.
+        """
+        with self._frame() as frame:
+            row = self._row(frame.tx, ref)
+            return None if row is None else self._subject(frame.tx, row, events=events)
+
     def _subject(self, tx: Transaction, row: ProfileRow, *, events: bool) -> dict[str, Any]:
         """What segment rules read of a stored profile, with or without its events."""
         return subject_of(
@@ -771,14 +868,15 @@ class Engine:
         Call it from a scheduler as often as memberships should be fresh.
         """
         work = _Work(now=now or self.clock.now())
-        with collector_paused(), self.store.transaction() as tx:
+        with collector_paused(), self._frame() as frame:
+            tx = frame.tx
             for profile_id, keys in sorted(tx.due_timers(work.now).items()):
                 row = tx.profile(profile_id)
                 if row is None:  # pragma: no cover - deleting a profile clears its timers
                     continue
                 self._reevaluate(tx, row, work, due=keys)
-        if work.changes:
-            self._announce(work.changes)
+            self._run_hooks(tx, work, {})
+            frame.changes.extend(work.changes)
         return work.changes
 
     def backfill(self, now: pendulum.DateTime | None = None) -> list[SegmentChange]:

@@ -10,6 +10,7 @@ same contract test suite.
 from omnichannel.store._memory import MemoryStore
 from omnichannel.store._protocol import (
     OUTBOX_OPEN,
+    EnrollmentRow,
     IdentityRow,
     OutboxRow,
     ProfileRow,
@@ -20,6 +21,7 @@ from omnichannel.store._sqlite import SQLiteStore
 
 __all__ = [
     "OUTBOX_OPEN",
+    "EnrollmentRow",
     "IdentityRow",
     "MemoryStore",
     "OutboxRow",

@@ -16,7 +16,7 @@ import pendulum
 
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
-from omnichannel.store._protocol import IdentityRow, OutboxRow, ProfileRow
+from omnichannel.store._protocol import EnrollmentRow, IdentityRow, OutboxRow, ProfileRow
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -143,6 +143,8 @@ class _MemoryTransaction:
         self.undo.append(lambda: self._s.separations.__setitem__(slice(None), old_separations))
         self.undo.append(lambda: self._s.log.__setitem__(slice(None), old_log))
         self.delete_profile(profile_id)
+        for row in self.enrollments_of([profile_id]):
+            self._delete(self._s.enrollments, row.id)
 
     def suppress(self, digest: str, at: pendulum.DateTime) -> None:
         self._set(self._s.suppressed, digest, at)
@@ -275,6 +277,41 @@ class _MemoryTransaction:
     def invalid_addresses(self, addresses: Iterable[str]) -> set[str]:
         return {a for a in addresses if a in self._s.invalid}
 
+    def put_enrollments(self, rows: Iterable[EnrollmentRow]) -> None:
+        for row in rows:
+            self._set(self._s.enrollments, row.id, row)
+            mine = self._s.enrollments_by_profile.setdefault(row.profile_id, set())
+            self._toggle(mine, row.id, present=True)
+            if row.wake_at is not None:
+                heapq.heappush(self._s.wake_heap, (row.wake_at, row.id))
+
+    def enrollments_of(self, profile_ids: Iterable[str]) -> list[EnrollmentRow]:
+        table, index = self._s.enrollments, self._s.enrollments_by_profile
+        wanted = set(profile_ids)
+        ids = {i for pid in wanted for i in index.get(pid, ()) if i in table}
+        # The index may still list an enrollment under a profile it moved away from.
+        return [table[i] for i in sorted(ids) if table[i].profile_id in wanted]
+
+    def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
+        heap, table = self._s.wake_heap, self._s.enrollments
+        found: list[EnrollmentRow] = []
+        skipped: list[tuple[dt.datetime, str]] = []
+        while heap and heap[0][0] <= now and len(found) < limit:
+            entry = heapq.heappop(heap)
+            row = table.get(entry[1])
+            if row is not None and row.wake_at == entry[0]:
+                found.append(row)
+                skipped.append(entry)
+            # A superseded entry (the row woke or moved since) is dropped for good.
+        for entry in skipped:
+            # Still due until the caller writes the row again (with its next wake_at).
+            heapq.heappush(heap, entry)
+        return found
+
+    def enrollments(self, journey: str | None = None) -> list[EnrollmentRow]:
+        rows = self._s.enrollments
+        return [rows[i] for i in sorted(rows) if journey is None or rows[i].journey == journey]
+
 
 class MemoryStore:
     """Everything in this process's memory: fast, gone when the process ends.
@@ -310,6 +347,11 @@ class MemoryStore:
         self.timer_heap: list[tuple[dt.datetime, str, str]] = []
         self.outbox: dict[str, OutboxRow] = {}
         self.invalid: dict[str, tuple[str, dt.datetime, str]] = {}
+        self.enrollments: dict[str, EnrollmentRow] = {}
+        # Enrollment ids by profile, and (wake_at, id) of every wake-up set (superseded ones
+        # are skipped when read).
+        self.enrollments_by_profile: dict[str, set[str]] = {}
+        self.wake_heap: list[tuple[dt.datetime, str]] = []
         self.version = 0
         self.key = secrets.token_bytes(32)
         self._lock = threading.RLock()

@@ -87,6 +87,27 @@ class OutboxRow:
 OUTBOX_OPEN = frozenset({"pending", "claimed", "sending"})
 
 
+@attrs.frozen(kw_only=True)
+class EnrollmentRow:
+    """One person's enrollment in one journey, as stored.
+
+    ``wake_at`` is set while the enrollment is open (when its next step or
+    timeout is due) and None once it has left: the due index is on it.
+    ``waiting_for`` names the event a wait-for step waits for. ``state`` is
+    the whole enrollment as JSON text (`omnichannel.journeys`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    journey: str
+    profile_id: str
+    status: str
+    wake_at: dt.datetime | None
+    waiting_for: str | None
+    state: str
+
+
 class Transaction(Protocol):
     """One atomic unit of work on a Store.
 
@@ -150,11 +171,17 @@ class Transaction(Protocol):
         ...
 
     def delete_profile(self, profile_id: str) -> None:
-        """Remove a profile row, its memberships and timers (merged away, or erased)."""
+        """Remove a profile row, its memberships and timers (merged away, or erased).
+
+        Its journey enrollments stay: the journeys move them to the survivor.
+        """
         ...
 
     def erase(self, identities: Iterable[Identity], profile_id: str) -> None:
-        """Remove every event, row, link, separation and log entry of these identifiers."""
+        """Remove every event, row, link, separation and log entry of these identifiers.
+
+        The profile's journey enrollments go too.
+        """
         ...
 
     def suppress(self, digest: str, at: pendulum.DateTime) -> None:
@@ -237,6 +264,22 @@ class Transaction(Protocol):
 
     def invalid_addresses(self, addresses: Iterable[str]) -> set[str]:
         """Those of ``addresses`` marked invalid."""
+        ...
+
+    def put_enrollments(self, rows: Iterable[EnrollmentRow]) -> None:
+        """Insert or replace journey enrollments."""
+        ...
+
+    def enrollments_of(self, profile_ids: Iterable[str]) -> list[EnrollmentRow]:
+        """Every enrollment of these people (open or not), by id."""
+        ...
+
+    def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
+        """Up to ``limit`` enrollments due (``wake_at`` at or before ``now``), earliest first."""
+        ...
+
+    def enrollments(self, journey: str | None = None) -> list[EnrollmentRow]:
+        """Every enrollment (of one journey, or all), by id."""
         ...
 
 

@@ -31,7 +31,7 @@ from omnichannel.errors import StoreError, ValidationError
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.models import Event, Identity
 from omnichannel.models._check import whole
-from omnichannel.store._protocol import IdentityRow, OutboxRow, ProfileRow
+from omnichannel.store._protocol import EnrollmentRow, IdentityRow, OutboxRow, ProfileRow
 
 #: Schema migrations, in order; the schema version is the number applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -97,6 +97,14 @@ MIGRATIONS: tuple[str, ...] = (
         address TEXT PRIMARY KEY, channel TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE enrollments (
+        id TEXT PRIMARY KEY, journey TEXT NOT NULL, profile_id TEXT NOT NULL,
+        status TEXT NOT NULL, wake_at TEXT, waiting_for TEXT, state TEXT NOT NULL
+    );
+    CREATE INDEX enrollments_due ON enrollments (wake_at, id) WHERE wake_at IS NOT NULL;
+    CREATE INDEX enrollments_profile ON enrollments (profile_id);
+    """,
 )
 
 _OUTBOX_COLUMNS = (
@@ -117,6 +125,22 @@ def _stamp(value: dt.datetime | None) -> str | None:
 
 def _moment(value: str | None) -> dt.datetime | None:
     return None if value is None else _parse_instant(value)
+
+
+_ENROLLMENT_COLUMNS = "id, journey, profile_id, status, wake_at, waiting_for, state"
+
+
+def _enrollment_row(values: tuple[Any, ...]) -> EnrollmentRow:
+    id_, journey, profile_id, status, wake_at, waiting_for, state = values
+    return EnrollmentRow(
+        id=id_,
+        journey=journey,
+        profile_id=profile_id,
+        status=status,
+        wake_at=_moment(wake_at),
+        waiting_for=waiting_for,
+        state=state,
+    )
 
 
 def _outbox_values(row: OutboxRow) -> tuple[object, ...]:
@@ -399,6 +423,7 @@ class _SQLiteTransaction:
             for table in ("links", "separations", "merge_log"):
                 self._db.execute(f"DELETE FROM {table} WHERE a = ? OR b = ?", (key, key))  # noqa: S608 - fixed table names
         self.delete_profile(profile_id)
+        self._db.execute("DELETE FROM enrollments WHERE profile_id = ?", (profile_id,))
 
     def suppress(self, digest: str, at: pendulum.DateTime) -> None:
         self._db.execute(
@@ -567,6 +592,47 @@ class _SQLiteTransaction:
             keys,
         )
         return {address for (address,) in rows}
+
+    def put_enrollments(self, rows: Iterable[EnrollmentRow]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO enrollments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.id, r.journey, r.profile_id, r.status, _stamp(r.wake_at), r.waiting_for, r.state)
+                for r in rows
+            ],
+        )
+
+    def enrollments_of(self, profile_ids: Iterable[str]) -> list[EnrollmentRow]:
+        keys = list(profile_ids)
+        if not keys:
+            return []
+        found = self._db.execute(
+            f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - placeholders only
+            f" WHERE profile_id IN ({_placeholders(keys)}) ORDER BY id",
+            keys,
+        )
+        return [_enrollment_row(values) for values in found]
+
+    def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
+        found = self._db.execute(
+            f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
+            " WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?",
+            (_stamp(now), limit),
+        )
+        return [_enrollment_row(values) for values in found]
+
+    def enrollments(self, journey: str | None = None) -> list[EnrollmentRow]:
+        if journey is None:
+            found = self._db.execute(
+                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments ORDER BY id"  # noqa: S608 - constants only
+            )
+        else:
+            found = self._db.execute(
+                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
+                " WHERE journey = ? ORDER BY id",
+                (journey,),
+            )
+        return [_enrollment_row(values) for values in found]
 
 
 class SQLiteStore:
