@@ -76,11 +76,23 @@ PUBLIC = {
         "Loyalty", "Order", "Orders", "ProfileState", "Reducer", "advance", "build_profile",
         "canonical_key", "fold", "with_reducers",
     ],
-    "omnichannel.engine": ["Engine", "Erasure", "Explanation", "IngestResult"],
+    "omnichannel.engine": ["Committing", "Engine", "Erasure", "Explanation", "IngestResult"],
     "omnichannel.clock": ["Clock", "FixedClock", "SystemClock"],
     "omnichannel.store": [
-        "OUTBOX_OPEN", "IdentityRow", "MemoryStore", "OutboxRow", "ProfileRow", "SQLiteStore",
-        "Store", "Transaction"
+        "OUTBOX_OPEN", "EnrollmentRow", "IdentityRow", "MemoryStore", "OutboxRow", "ProfileRow",
+        "SQLiteStore", "Store", "Transaction"
+    ],
+    "omnichannel.journeys": [
+        "DAY", "EXIT", "HOUR", "MINUTE", "OPEN", "Advance", "Branch", "Enrollment", "Exit",
+        "HeldBack", "Journey", "JourneyRunner", "LastSend", "Left", "OnDate", "OnEvent",
+        "OnSegment", "Path", "Replay", "Send", "SendCommand", "Situation", "Split", "Step",
+        "StepRecord", "TickReport", "Trigger", "Update", "UpdateCommand", "Wait", "WaitFor",
+        "WaitUntil", "WakeAt", "clicked_last", "enter", "may_enter", "next_date", "observe",
+        "opened_last", "replay", "run",
+    ],
+    "omnichannel.journeys.library": [
+        "abandoned_cart", "birthday", "in_store_cart", "journeys", "messages", "onboarding",
+        "post_purchase", "win_back",
     ],
     "omnichannel.testing": [
         "SAMPLE_CHANNELS", "AdapterConformanceError", "channels", "check_adapter", "commerce",

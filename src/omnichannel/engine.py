@@ -74,6 +74,8 @@ class _Work:
     filed: dict[str, list[Event]] = attrs.Factory(dict)
     # Memberships of profiles deleted by a merge: they exit those segments.
     gone: dict[str, frozenset[str]] = attrs.Factory(dict)
+    # Where each deleted profile's people went: the profile that now holds its identifiers.
+    moved: dict[str, str] = attrs.Factory(dict)
     changes: list[SegmentChange] = attrs.Factory(list)
 
 
@@ -93,7 +95,9 @@ class Committing:
 
     ``events``: the events filed, by profile id, in the order ingested;
     ``states``: those profiles' states after them; ``changes``: segment
-    entries and exits; ``merged``: absorbed profile id -> survivor.
+    entries and exits; ``moved``: each profile deleted by identity resolution
+    (merged into another, or renamed when an earlier sighting of one of its
+    identifiers arrived) -> the profile that now holds its identifiers.
 
     .. versionadded:: 0.1.0
     """
@@ -103,7 +107,7 @@ class Committing:
     events: Mapping[str, Sequence[Event]]
     states: Mapping[str, ProfileState[Any]]
     changes: Sequence[SegmentChange]
-    merged: Mapping[str, str]
+    moved: Mapping[str, str]
 
 
 @attrs.frozen
@@ -301,8 +305,8 @@ class Engine:
         """
         self._hooks.append(hook)
 
-    def _run_hooks(self, tx: Transaction, work: _Work, merged: Mapping[str, str]) -> None:
-        if not self._hooks or not (work.filed or work.changes or merged):
+    def _run_hooks(self, tx: Transaction, work: _Work) -> None:
+        if not self._hooks or not (work.filed or work.changes or work.moved):
             return
         committing = Committing(
             tx=tx,
@@ -310,7 +314,7 @@ class Engine:
             events=work.filed,
             states={pid: state for pid, (_, state) in work.pending.items()},
             changes=tuple(work.changes),
-            merged=merged,
+            moved=dict(work.moved),
         )
         for hook in self._hooks:
             hook(committing)
@@ -360,8 +364,7 @@ class Engine:
             events = self._parse_all(payloads, work.now)
             results.extend(self._ingest_one(tx, event, work, only) for event in events)
             self._flush(tx, work, frame.staged)
-            merged = {a: r.profile_id for r in results if r.profile_id for a in r.merged}
-            self._run_hooks(tx, work, merged)
+            self._run_hooks(tx, work)
             frame.changes.extend(work.changes)
         if work.changes:
             results = _with_changes(results, work.changes)
@@ -486,6 +489,9 @@ class Engine:
         before = {row.profile_id for row in rows.values()}
         for gone in before - set(result.profiles):
             work.gone[gone] = work.gone.get(gone, frozenset()) | tx.memberships(gone)
+            heirs = {result.profile_of[i] for i, row in rows.items() if row.profile_id == gone}
+            if heirs:
+                work.moved[gone] = min(heirs)
             tx.delete_profile(gone)
         return result, before
 
@@ -875,7 +881,7 @@ class Engine:
                 if row is None:  # pragma: no cover - deleting a profile clears its timers
                     continue
                 self._reevaluate(tx, row, work, due=keys)
-            self._run_hooks(tx, work, {})
+            self._run_hooks(tx, work)
             frame.changes.extend(work.changes)
         return work.changes
 
@@ -936,6 +942,7 @@ class Engine:
             for new in sorted(result.profiles):
                 self._refresh(tx, new, result.profiles[new], None, work)
             self._flush(tx, work, staged)
+            self._run_hooks(tx, work)
             for gone in before - set(result.profiles):
                 self._states.pop(gone, None)
             log.info("unmerge profile=%s into %d profiles", pid, len(result.profiles))

@@ -363,11 +363,17 @@ def run(
 
     A ``waiting`` enrollment whose time has come leaves its wait (a wait-for
     by its timeout path). Each step run adds its commands: sends, updates,
-    steps held back, and the final wake-up or departure.
+    steps held back, and the final wake-up or departure. A wait counts from
+    when it came due, not from when the tick came (a late tick passes a
+    wait that has run out at once, so the schedule does not drift with how
+    often ``tick`` runs), and from the last send or update before it ("a
+    day after the e-mail" means after the e-mail went, so a late tick never
+    sends two messages meant to be a day apart).
     """
     if not enrollment.open or enrollment.wake_at is None or enrollment.wake_at > now:
         return Advance(enrollment=enrollment)
     commands: list[Command] = []
+    due = enrollment.wake_at
     if enrollment.status == "waiting" and enrollment.step is not None:
         step = journey.step(enrollment.step)
         if isinstance(step, WaitFor):
@@ -383,7 +389,7 @@ def run(
         if enrollment.step == EXIT:
             left = _leave(enrollment, "exited", "completed", now)
             return Advance(enrollment=left.enrollment, commands=(*commands, *left.commands))
-        enrollment = _take(journey, enrollment, situation, now, commands)
+        enrollment, due = _take(journey, enrollment, situation, now, commands, due)
     else:
         left = _leave(enrollment, "exited", "too_many_steps", now)
         return Advance(enrollment=left.enrollment, commands=(*commands, *left.commands))
@@ -397,14 +403,18 @@ def run(
     return Advance(enrollment=enrollment, commands=tuple(commands))
 
 
-def _take(
+def _take(  # noqa: PLR0917 - internal: run()'s loop state
     journey: Journey,
     enrollment: Enrollment,
     situation: Situation,
     now: pendulum.DateTime,
     commands: list[Command],
-) -> Enrollment:
-    """Run the enrollment's current step once; return where it stands after."""
+    due: pendulum.DateTime,
+) -> tuple[Enrollment, pendulum.DateTime]:
+    """Run the enrollment's current step once; return where it stands after, and since when.
+
+    ``due`` is when the step came due (at or before ``now``): waits count from it.
+    """
     assert enrollment.step is not None  # noqa: S101 - run() checked
     step = journey.step(enrollment.step)
     visit = enrollment.visits.get(step.key, 0) + 1
@@ -412,6 +422,18 @@ def _take(
         enrollment, visits={**enrollment.visits, step.key: visit}, updated_at=now
     )
     following = journey.after(step.key)
+    if isinstance(step, (Wait, WaitFor, WaitUntil)):
+        if isinstance(step, WaitUntil):
+            until = window_start(step, situation.profile.time_zone, due)
+        else:
+            until = due.add(seconds=step.seconds if isinstance(step, Wait) else step.timeout)
+        if until > now:
+            waiting_for = step.event if isinstance(step, WaitFor) else None
+            return _wait(enrollment, until, waiting_for), due
+        # Already over (a late tick): a wait passes on, a wait-for leaves by its timeout.
+        if isinstance(step, WaitFor):
+            return _goto(enrollment, step.on_timeout, now), until
+        return _goto(enrollment, step.next or following, now), until
     if isinstance(step, Send):
         channel = choose_channel(step, situation, now)
         if channel is None:
@@ -420,7 +442,8 @@ def _take(
             commands.append(
                 SendCommand(step=step.key, visit=visit, message=step.message, channel=channel)
             )
-        return _goto(enrollment, step.next or following, now)
+        # What happens now restarts the count: "a day after the e-mail" means after it went.
+        return _goto(enrollment, step.next or following, now), now
     if isinstance(step, Update):
         commands.append(
             UpdateCommand(
@@ -432,27 +455,18 @@ def _take(
                 audience_channel=step.audience_channel,
             )
         )
-        return _goto(enrollment, step.next or following, now)
-    if isinstance(step, Wait):
-        return _wait(enrollment, now.add(seconds=step.seconds), None)
-    if isinstance(step, WaitFor):
-        return _wait(enrollment, now.add(seconds=step.timeout), step.event)
-    if isinstance(step, WaitUntil):
-        at = window_start(step, situation.profile.time_zone, now)
-        if at <= now:
-            return _goto(enrollment, step.next or following, now)
-        return _wait(enrollment, at, None)
+        return _goto(enrollment, step.next or following, now), now
     if isinstance(step, Branch):
         document = {**situation.subject(), "journey": journey_document(enrollment)}
         holds = _compiled(step.rule)(document, now)
         target = step.then if holds else step.otherwise
-        return _goto(enrollment, target or following, now)
+        return _goto(enrollment, target or following, now), due
     if isinstance(step, Split):
         share = bucket(journey.key, enrollment.profile_id, step.key)
         if share < step.holdout:
             commands.append(HeldBack(step=step.key, reason="holdout"))
             left = attrs.evolve(enrollment, group="holdout")
-            return _leave(left, "exited", "holdout", now).enrollment
+            return _leave(left, "exited", "holdout", now).enrollment, due
         point = (share - step.holdout) / (1 - step.holdout) * sum(p.weight for p in step.paths)
         chosen = step.paths[-1]
         for path in step.paths:
@@ -461,9 +475,9 @@ def _take(
                 break
             point -= path.weight
         enrollment = attrs.evolve(enrollment, group=chosen.name)
-        return _goto(enrollment, chosen.to or following, now)
+        return _goto(enrollment, chosen.to or following, now), due
     assert isinstance(step, Exit)  # noqa: S101 - the step types are closed
-    return _leave(enrollment, "exited", f"exit:{step.key}", now).enrollment
+    return _leave(enrollment, "exited", f"exit:{step.key}", now).enrollment, due
 
 
 def choose_channel(step: Send, situation: Situation, now: dt.datetime) -> str | None:

@@ -212,7 +212,7 @@ class JourneyRunner:
     def _observe(self, committing: Committing) -> None:
         """Enter, move and end enrollments for what this transaction is about to commit."""
         tx, now = committing.tx, committing.now
-        for absorbed, survivor in committing.merged.items():
+        for absorbed, survivor in committing.moved.items():
             self._move(tx, absorbed, survivor, now)
         entered: dict[str, list[str]] = {}
         for change in committing.changes:
@@ -320,7 +320,7 @@ class JourneyRunner:
         mine[key] = changed[key] = placeholder
 
     def _move(self, tx: Transaction, absorbed: str, survivor: str, now: pendulum.DateTime) -> None:
-        """A merge: the absorbed profile's open enrollments continue as the survivor's.
+        """A merge (or a renamed profile): its enrollments continue as the survivor's.
 
         Where the survivor is already in the same journey (and it does not
         allow several at once), the absorbed one's enrollment ends (``merged``).
