@@ -27,7 +27,6 @@ from omnichannel.journeys import (
     JourneyRunner,
     OnDate,
     OnEvent,
-    Path as SplitPath,
     Send,
     Situation,
     Split,
@@ -43,6 +42,9 @@ from omnichannel.journeys import (
     observe,
     replay,
     run,
+)
+from omnichannel.journeys import (
+    Path as SplitPath,
 )
 from omnichannel.models import Profile
 from omnichannel.personalization import Message, Sms
@@ -158,7 +160,8 @@ def test_run_takes_steps_until_a_wait_then_resumes_when_it_ends() -> None:
     assert first.enrollment.status == "waiting"
     assert first.enrollment.wake_at == AT.add(hours=1)
     early = run(journey, first.enrollment, situation(), AT.add(minutes=59))
-    assert early.enrollment == first.enrollment and early.commands == ()
+    assert early.enrollment == first.enrollment
+    assert early.commands == ()
     done = run(journey, first.enrollment, situation(), AT.add(hours=1))
     assert (done.enrollment.status, done.enrollment.exit_reason) == ("exited", "exit:x")
 
@@ -262,6 +265,7 @@ class Shop:
         *,
         segments: tuple[Segment, ...] = (),
         policy: Policy | None = None,
+        messages: tuple[Message, ...] = (),
     ) -> None:
         self.clock = FixedClock(AT.subtract(days=10))
         self.engine = Engine(store, clock=self.clock, segments=segments)
@@ -274,7 +278,7 @@ class Shop:
             self.engine,
             self.delivery,
             journeys,
-            library.messages(),
+            (*library.messages(), *messages),
             unsubscribe_url=lambda p: f"{UNSUBSCRIBE}/{p.id}",
             record=True,
         )
@@ -364,7 +368,7 @@ def test_consent_withdrawn_mid_journey_stops_the_next_message(store: Store) -> N
     shop.clock.set(AT.add(hours=2))
     shop.consent("u1", "Consent Revoked", "sms")
     assert shop.at(AT.add(hours=25)) == []
-    held = [r for r in shop.runner.tick(AT.add(hours=25)).records]
+    held = list(shop.runner.tick(AT.add(hours=25)).records)
     assert held == []  # nothing due twice
     sms = [r for r in shop.delivery.outbox() if r.channel == "sms"]
     assert sms == []  # never queued: the machine found no usable channel
@@ -392,7 +396,8 @@ def test_birthday_at_ten_local_time_with_points(store: Store) -> None:
     sent = shop.at(pendulum.datetime(2024, 3, 7, 9))  # 10:00 in Berlin
     assert [m for _, m, _ in sent] == ["birthday"]
     state = shop.engine.state(pid)
-    assert state is not None and state.loyalty.balance == 100
+    assert state is not None
+    assert state.loyalty.balance == 100
     assert shop.at(pendulum.datetime(2025, 3, 7, 9)) == sent  # next year again
     assert shop.engine.state(pid).loyalty.balance == 200  # type: ignore[union-attr]
 
@@ -484,7 +489,7 @@ def test_runner_refuses_unknown_messages_segments_and_missing_unsubscribe_links(
             delivery,
             [bad, library.win_back()],
             library.messages(),
-            unsubscribe_url=lambda p: UNSUBSCRIBE,
+            unsubscribe_url=lambda _person: UNSUBSCRIBE,
         )
     paths = [e.path for e in caught.value.errors]
     assert paths == ["$.journeys[0].steps[0].message", "$.journeys[1].entry.segment"]
