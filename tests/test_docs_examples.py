@@ -23,6 +23,7 @@ CHECKED = [
     "guides/personalization.md",
     "guides/recommendations.md",
     "guides/delivery.md",
+    "guides/journeys.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

@@ -546,3 +546,47 @@ def test_replay_over_synthetic_data_runs_every_ready_made_journey() -> None:
     assert len(ids) == len(set(ids))
     assert summary["post-purchase"]["sent"].get("email", 0) > 0
     assert found.records
+
+
+def test_the_holdout_stays_enrolled_so_its_conversions_count(store: Store) -> None:
+    at_risk = Segment(key="at-risk", name="At risk", rule=trait("risk") == True)  # noqa: E712
+    shop = Shop(store, [library.win_back(segment="at-risk")], segments=(at_risk,))
+    for n in range(40):
+        shop.person(f"u{n}", risk=True)
+    shop.at(AT)
+    held = [e for e in shop.runner.enrollments() if e.group == "holdout"]
+    assert held
+    assert all(e.status == "waiting" for e in held)
+    buyer = held[0].profile_id
+    person = shop.engine.profile(buyer)
+    assert person is not None
+    user = person.identities_of("user_id")[0].value
+    shop.clock.set(AT.add(days=2))
+    shop.track(user, "Order Completed", order_id="o1", total=5)
+    mine = [e for e in shop.runner.enrollments() if e.profile_id == buyer]
+    assert [(e.status, e.group) for e in mine] == [("converted", "holdout")]
+    shop.at(AT.add(days=31))
+    assert all(not e.open for e in shop.runner.enrollments() if e.group == "holdout")
+
+
+def test_an_enrollment_written_twice_runs_once_per_tick() -> None:
+    shop = Shop(MemoryStore(), [library.win_back(segment="at-risk")], segments=(
+        Segment(key="at-risk", name="At risk", rule=trait("risk") == True),  # noqa: E712
+    ))  # fmt: skip
+    shop.person("u1", risk=True)
+    with shop.engine.transaction() as tx:
+        rows = tx.enrollments_of([e.profile_id for e in shop.runner.enrollments()])
+        tx.put_enrollments(rows)  # the same wake-up again
+        tx.put_enrollments(rows)
+    assert shop.runner.tick(AT).enrollments == 1
+
+
+def test_a_birthday_in_the_zone_the_events_tell() -> None:
+    shop = Shop(MemoryStore(), [library.birthday()])
+    shop.engine.ingest(
+        {"type": "identify", "userId": "u1", "timestamp": shop.stamp(),
+         "context": {"timezone": "Asia/Tokyo"},
+         "traits": {"email": "u1@example.com", "birthday": "1990-03-07"}}
+    )  # fmt: skip
+    shop.consent("u1", "Consent Granted", "email")
+    assert shop.at(pendulum.datetime(2024, 3, 7, 1)) == [("email", "birthday", "u1@example.com")]

@@ -376,6 +376,9 @@ def run(
     due = enrollment.wake_at
     if enrollment.status == "waiting" and enrollment.step is not None:
         step = journey.step(enrollment.step)
+        if isinstance(step, Split):
+            # A held-out person's time is up: they leave, never having been sent anything.
+            return _leave(enrollment, "exited", "holdout", now)
         if isinstance(step, WaitFor):
             target: str | None = step.on_timeout
         elif isinstance(step, (Wait, WaitUntil)):
@@ -465,8 +468,8 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
         share = bucket(journey.key, enrollment.profile_id, step.key)
         if share < step.holdout:
             commands.append(HeldBack(step=step.key, reason="holdout"))
-            left = attrs.evolve(enrollment, group="holdout")
-            return _leave(left, "exited", "holdout", now).enrollment, due
+            held = attrs.evolve(enrollment, group="holdout")
+            return _wait(held, due.add(seconds=step.hold), None), due
         point = (share - step.holdout) / (1 - step.holdout) * sum(p.weight for p in step.paths)
         chosen = step.paths[-1]
         for path in step.paths:

@@ -228,7 +228,7 @@ class Send:
 
 @attrs.frozen(kw_only=True)
 class Wait:
-    """Wait ``seconds`` (`omnichannel.journeys.hours` and friends build them).
+    """Wait ``seconds`` (``2 * DAY``: `DAY`, `HOUR` and `MINUTE` are in seconds).
 
     .. versionadded:: 0.1.0
     """
@@ -327,6 +327,9 @@ class Split:
     The choice is stable (a hash of the journey, the person and the
     step), so a replay chooses as the live run did. The path's name (or
     ``holdout``) is the enrollment's group, which conversions are counted by.
+    The held-out stay enrolled, receiving nothing, for ``hold`` seconds
+    (30 days by default) so the goal converts them as it converts the
+    others: the difference between the groups is the journey's effect.
 
     .. versionadded:: 0.1.0
     """
@@ -335,6 +338,7 @@ class Split:
     key: str = attrs.field(validator=_key)
     paths: tuple[Path, ...] = attrs.field(converter=_paths)
     holdout: float = 0.0
+    hold: float = attrs.field(default=30 * 24 * 3600.0, validator=_seconds)
 
     def _given_paths(self) -> tuple[object, ...]:
         return self.paths  # what the caller gave: checked, not yet trusted

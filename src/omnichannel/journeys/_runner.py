@@ -41,6 +41,7 @@ from omnichannel.journeys._machine import (
 from omnichannel.journeys._model import Journey, OnDate, OnEvent, OnSegment, Send, WaitFor
 from omnichannel.models import Event, EventType, Profile
 from omnichannel.personalization import Aborted, Message, RenderedAds, render
+from omnichannel.segments import subject_of
 from omnichannel.store import EnrollmentRow, Transaction
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class JourneyRunner:
         self.unsubscribe_url = unsubscribe_url
         self.batch = batch
         self.record = record
+        # Profiles updated by the tick batch running now (their enrollments are read again).
+        self._updated: set[str] = set()
         self._check(list(journeys))
         self._by_entry_event: dict[str, list[Journey]] = {}
         self._by_segment: dict[str, list[Journey]] = {}
@@ -231,7 +234,9 @@ class JourneyRunner:
                 continue
             state = committing.states.get(profile_id)
             traits = state.traits if state is not None else {}
-            self._react(tx, profile_id, events, segments, traits, now)
+            # The zone as everything else reads it (trait, else the events' context).
+            zone = subject_of(profile_id, state)["timezone"] if state is not None else None
+            self._react(tx, profile_id, events, segments, traits, zone, now)
 
     def _react(  # noqa: PLR0917 - internal, called once
         self,
@@ -240,6 +245,7 @@ class JourneyRunner:
         events: list[Event],
         segments: list[str],
         traits: Mapping[str, Any],
+        zone: str | None,
         now: pendulum.DateTime,
     ) -> None:
         rows = tx.enrollments_of([profile_id])
@@ -262,7 +268,7 @@ class JourneyRunner:
             for journey in self._by_segment[segment]:
                 self._enter(journey, profile_id, mine, changed, now, {"segment": segment})
         if self._dated and any(e.type is EventType.IDENTIFY for e in events):
-            subject = {"traits": traits, "timezone": traits.get("timezone")}
+            subject = {"traits": traits, "timezone": zone}
             for journey in self._dated:
                 self._schedule_date(journey, profile_id, subject, mine, changed, now)
         tx.put_enrollments(_row(e) for e in changed.values())
@@ -364,8 +370,13 @@ class JourneyRunner:
                     due = tx.due_enrollments(at, self.batch)
                     records: list[StepRecord] = []
                     steps = sends = 0
+                    self._updated = set()
                     for row in due:
-                        took, sent = self._run_one(tx, _decode(row.state), at, records)
+                        enrollment = _decode(row.state)
+                        if enrollment.profile_id in self._updated:
+                            # An earlier update in this batch may have moved it (a goal).
+                            enrollment = self._reread(tx, enrollment)
+                        took, sent = self._run_one(tx, enrollment, at, records)
                         steps += took
                         sends += sent
                 report = TickReport(
@@ -376,6 +387,12 @@ class JourneyRunner:
                 )
                 if len(due) < self.batch:
                     return report
+
+    def _reread(self, tx: Transaction, enrollment: Enrollment) -> Enrollment:
+        for row in tx.enrollments_of([enrollment.profile_id]):
+            if row.id == enrollment.id:
+                return _decode(row.state)
+        return enrollment  # pragma: no cover - enrollments are never deleted in a tick
 
     def _run_one(
         self,
@@ -564,6 +581,7 @@ class JourneyRunner:
                 )
             )
         if events:
+            self._updated.add(profile.id)
             self.engine.ingest_many(events)
         if update.audience is not None:
             identifiers = {

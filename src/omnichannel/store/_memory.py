@@ -296,13 +296,16 @@ class _MemoryTransaction:
         heap, table = self._s.wake_heap, self._s.enrollments
         found: list[EnrollmentRow] = []
         skipped: list[tuple[dt.datetime, str]] = []
+        taken: set[str] = set()
         while heap and heap[0][0] <= now and len(found) < limit:
             entry = heapq.heappop(heap)
             row = table.get(entry[1])
-            if row is not None and row.wake_at == entry[0]:
+            # A superseded entry (the row woke or moved since), or a second entry for the same
+            # wake-up (the row was written again unchanged), is dropped for good.
+            if row is not None and row.wake_at == entry[0] and row.id not in taken:
+                taken.add(row.id)
                 found.append(row)
                 skipped.append(entry)
-            # A superseded entry (the row woke or moved since) is dropped for good.
         for entry in skipped:
             # Still due until the caller writes the row again (with its next wake_at).
             heapq.heappush(heap, entry)
