@@ -590,3 +590,28 @@ def test_a_birthday_in_the_zone_the_events_tell() -> None:
     )  # fmt: skip
     shop.consent("u1", "Consent Granted", "email")
     assert shop.at(pendulum.datetime(2024, 3, 7, 1)) == [("email", "birthday", "u1@example.com")]
+
+
+def test_dates_are_scheduled_after_an_import_and_orphans_are_closed(store: Store) -> None:
+    clock = FixedClock(AT)
+    engine = Engine(store, clock=clock)
+    engine.ingest(
+        {"type": "identify", "userId": "u1", "timestamp": "2024-03-01T10:00:00Z",
+         "traits": {"email": "u1@example.com", "birthday": "1990-03-07", "timezone": "UTC"}}
+    )  # fmt: skip
+    delivery = Delivery(engine, {"email": RecordingAdapter()})
+    runner = JourneyRunner(engine, delivery, [library.birthday()], library.messages(),
+                           unsubscribe_url=lambda _person: UNSUBSCRIBE)  # fmt: skip
+    assert runner.enrollments() == []  # imported before the runner existed
+    assert runner.schedule_dates(AT) == 1
+    assert runner.schedule_dates(AT) == 0  # already set
+    [placeholder] = runner.enrollments(profile_id=runner.enrollments()[0].profile_id)
+    assert (placeholder.status, placeholder.wake_at) == (
+        "scheduled",
+        pendulum.datetime(2024, 3, 7, 10),
+    )
+    # A runner that no longer has the journey closes what is due of it.
+    other = JourneyRunner(engine, delivery, [library.in_store_cart()], library.messages())
+    report = other.tick(pendulum.datetime(2024, 3, 8))
+    assert report.enrollments == 1
+    assert [e.exit_reason for e in other.enrollments()] == ["journey_removed"]
