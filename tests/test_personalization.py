@@ -130,7 +130,9 @@ def test_hostile_templates_hit_a_limit(source):
     template = compile_template(source, path="$.t", blocks={"loop": "{% include 'loop' %}"})
     with pytest.raises(TemplateError) as exc:
         template.render({}, SETTINGS)
-    assert exc.value.errors[0].code == "limit"
+    # A busy machine may spend the time budget before the size or iteration limit is reached:
+    # either way the rendering was cut short by a limit.
+    assert exc.value.errors[0].code in {"limit", "timeout"}
 
 
 _FRAGMENTS = st.sampled_from(
