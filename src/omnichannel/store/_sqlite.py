@@ -655,7 +655,7 @@ class SQLiteStore:
         >>> import tempfile, pathlib
         >>> store = SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "shop.db")
         >>> store.schema_version
-        3
+        4
         >>> store.close()
 
     .. versionadded:: 0.1.0
