@@ -32,7 +32,7 @@ PUBLIC = {
         "ChannelScore", "Choice", "CoOccurrence", "Decision", "Email", "InApp", "Limits", "Message",
         "Push", "Recommendation", "RenderSettings", "Rendered", "RenderedAds", "RenderedEmail",
         "RenderedInApp", "RenderedPush", "RenderedSms", "Sms", "Template", "Variant", "Webhook",
-        "as_template_items", "baskets_from_events", "bucket", "compile_template", "decide",
+        "as_template_items", "baskets_from_events", "bucket", "can_reach", "compile_template", "decide",
         "learn_cooccurrence", "rank_channels", "render", "subject_from", "template_data"
     ],
     "omnichannel.channels": [

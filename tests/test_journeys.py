@@ -615,3 +615,15 @@ def test_dates_are_scheduled_after_an_import_and_orphans_are_closed(store: Store
     report = other.tick(pendulum.datetime(2024, 3, 8))
     assert report.enrollments == 1
     assert [e.exit_reason for e in other.enrollments()] == ["journey_removed"]
+
+
+def test_a_tick_decides_at_its_own_now_not_the_clocks() -> None:
+    shop = Shop(MemoryStore(), [library.in_store_cart()])
+    shop.person()
+    shop.clock.set(AT)
+    shop.track("u1", "Product Added", product_id="p1", quantity=1)
+    shop.track("u1", "Store Visited", store_id="st_1")
+    late = AT.set(hour=22)  # 23:00 in Berlin: quiet hours for SMS, though the clock says 16:00
+    shop.runner.tick(late)
+    [row] = shop.delivery.outbox()
+    assert row.due_at == pendulum.datetime(2024, 3, 6, 8, tz="Europe/Berlin")

@@ -37,7 +37,7 @@ from omnichannel.delivery._outbox import (
 from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, check_dispatch
 from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
-from omnichannel.models import Event, Identity
+from omnichannel.models import Event, Identity, Profile
 from omnichannel.models._check import positive_seconds, whole
 from omnichannel.store import OutboxRow, Transaction
 
@@ -207,34 +207,45 @@ class Delivery:
     # --- deciding -----------------------------------------------------------------------
 
     def send(
-        self, requests: Iterable[SendRequest], *, tx: Transaction | None = None
+        self,
+        requests: Iterable[SendRequest],
+        *,
+        tx: Transaction | None = None,
+        now: pendulum.DateTime | None = None,
+        profiles: Mapping[str, Profile] | None = None,
     ) -> list[SendResult]:
-        """Decide each request against the policy now and enqueue those that may go.
+        """Decide each request against the policy at ``now`` and enqueue those that may go.
 
         All rows are written in one transaction (``tx``, when the caller
         records its own decision in the same one: a journey step and its
         message commit together). A request the policy drops is not queued;
-        one in quiet hours is queued for the window's end.
+        one in quiet hours is queued for the window's end. ``now`` defaults
+        to the engine's clock; ``profiles`` are the people as the caller
+        already read them in ``tx`` (they are not read again).
         """
         items = list(requests)
         for index, item in enumerate(items):
             if not isinstance(item, SendRequest):
                 raise ValidationError.one(f"$[{index}]", "type", "must be a SendRequest")
-        now = self.engine.clock.now()
+        at = to_utc(now, "$.now") if now is not None else self.engine.clock.now()
         if tx is None:
             with self.store.transaction() as own:
-                results = self._enqueue(own, items, now)
+                results = self._enqueue(own, items, at, profiles or {})
         else:
-            results = self._enqueue(tx, items, now)
+            results = self._enqueue(tx, items, at, profiles or {})
         self.hook("after_decision")
         return results
 
     def _enqueue(
-        self, tx: Transaction, items: list[SendRequest], now: pendulum.DateTime
+        self,
+        tx: Transaction,
+        items: list[SendRequest],
+        now: pendulum.DateTime,
+        profiles: Mapping[str, Profile],
     ) -> list[SendResult]:
         checks = [(r.profile_id, r.channel, r.purpose, r.transactional, r.to) for r in items]
         # Caps count sends, so they are enforced when sending; deciding checks the rest.
-        verdicts = self._check(tx, checks, now, caps=False)
+        verdicts = self._check(tx, checks, now, caps=False, known=profiles)
         rows: list[OutboxRow] = []
         results: list[SendResult] = []
         for request, verdict in zip(items, verdicts, strict=True):
@@ -274,6 +285,7 @@ class Delivery:
         now: pendulum.DateTime,
         *,
         caps: bool = True,
+        known: Mapping[str, Profile] | None = None,
     ) -> list[Verdict]:
         """Policy verdicts for (profile, channel, purpose, transactional, address) at ``now``.
 
@@ -281,7 +293,10 @@ class Delivery:
         later ones, so a batch cannot break a cap between itself.
         """
         profile_ids = {item[0] for item in items}
-        profiles = {pid: self.engine.profile(pid) for pid in profile_ids}
+        given = known or {}
+        profiles = {
+            pid: given[pid] if pid in given else self.engine.profile(pid) for pid in profile_ids
+        }
         invalid = tx.invalid_addresses({item[4] for item in items})
         history: dict[str, list[SentRecord]] = {pid: [] for pid in profile_ids}
         policy = self.policy if caps else attrs.evolve(self.policy, caps=())

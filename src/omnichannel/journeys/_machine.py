@@ -35,9 +35,10 @@ from omnichannel.journeys._model import (
     local_minutes,
 )
 from omnichannel.models import Profile
-from omnichannel.personalization import Message, bucket, rank_channels
+from omnichannel.personalization import Message, bucket, can_reach, rank_channels
 from omnichannel.rules import Predicate, Rule, compile_rule
 from omnichannel.rules._python import as_date, as_instant, next_anniversary, zone
+from omnichannel.segments import reads
 
 __all__ = [
     "OPEN",
@@ -190,21 +191,62 @@ class Advance:
     commands: tuple[Command, ...] = ()
 
 
-@attrs.frozen(kw_only=True)
 class Situation:
-    """What the machine may know of the person when it runs steps.
+    """What the machine may know of the person when it runs steps, read only when needed.
 
-    ``subject`` is called (once, when a branch needs it) for the document
-    segment rules read; ``invalid`` holds addresses delivery marked
-    unreachable.
+    ``profile`` is the person (or a function that reads them: many runs —
+    a wait that ends, a journey that ends — never need them); ``subject``
+    gives the document segment rules read, for branches (``facts``, when
+    given, the same without the event history: used for rules that count
+    no events, as it is cheaper to make); ``invalid`` the identifiers
+    (``email:ann@example.com``) delivery marked unreachable (or a function
+    that reads them).
 
     .. versionadded:: 0.1.0
     """
 
-    profile: Profile
-    messages: Mapping[str, Message]
-    subject: Callable[[], Mapping[str, Any]]
-    invalid: frozenset[str] = frozenset()
+    __slots__ = ("_facts", "_invalid", "_profile", "_subject", "messages")
+
+    def __init__(
+        self,
+        *,
+        profile: Profile | Callable[[], Profile],
+        messages: Mapping[str, Message],
+        subject: Callable[[], Mapping[str, Any]],
+        facts: Callable[[], Mapping[str, Any]] | None = None,
+        invalid: frozenset[str] | Callable[[], frozenset[str]] = frozenset(),
+    ) -> None:
+        self._profile = profile
+        self.messages = messages
+        self._subject = subject
+        self._facts = facts
+        self._invalid = invalid
+
+    @property
+    def profile(self) -> Profile:
+        """The person (read on first use)."""
+        if not isinstance(self._profile, Profile):
+            self._profile = self._profile()
+        return self._profile
+
+    @property
+    def invalid(self) -> frozenset[str]:
+        """Addresses delivery marked unreachable (read on first use)."""
+        if not isinstance(self._invalid, frozenset):
+            self._invalid = self._invalid()
+        return self._invalid
+
+    def subject(self, rule: Rule | None = None) -> Mapping[str, Any]:
+        """The subject a rule reads: without the events when ``rule`` counts none."""
+        if rule is not None and self._facts is not None and not _reads_events(rule):
+            return self._facts()
+        return self._subject()
+
+
+@functools.lru_cache(maxsize=1024)
+def _reads_events(rule: Rule) -> bool:
+    found = reads(rule)
+    return found.any_event or bool(found.events)
 
 
 # --- entering ----------------------------------------------------------------------------
@@ -421,9 +463,8 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
     assert enrollment.step is not None  # noqa: S101 - run() checked
     step = journey.step(enrollment.step)
     visit = enrollment.visits.get(step.key, 0) + 1
-    enrollment = attrs.evolve(
-        enrollment, visits={**enrollment.visits, step.key: visit}, updated_at=now
-    )
+    # The step's run is counted in the one evolve each path below makes (evolve is not cheap).
+    counted = {**enrollment.visits, step.key: visit}
     following = journey.after(step.key)
     if isinstance(step, (Wait, WaitFor, WaitUntil)):
         if isinstance(step, WaitUntil):
@@ -432,11 +473,11 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
             until = due.add(seconds=step.seconds if isinstance(step, Wait) else step.timeout)
         if until > now:
             waiting_for = step.event if isinstance(step, WaitFor) else None
-            return _wait(enrollment, until, waiting_for), due
+            return _wait(enrollment, until, waiting_for, visits=counted, updated_at=now), due
         # Already over (a late tick): a wait passes on, a wait-for leaves by its timeout.
         if isinstance(step, WaitFor):
-            return _goto(enrollment, step.on_timeout, now), until
-        return _goto(enrollment, step.next or following, now), until
+            return _goto(enrollment, step.on_timeout, now, visits=counted), until
+        return _goto(enrollment, step.next or following, now, visits=counted), until
     if isinstance(step, Send):
         channel = choose_channel(step, situation, now)
         if channel is None:
@@ -446,7 +487,7 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
                 SendCommand(step=step.key, visit=visit, message=step.message, channel=channel)
             )
         # What happens now restarts the count: "a day after the e-mail" means after it went.
-        return _goto(enrollment, step.next or following, now), now
+        return _goto(enrollment, step.next or following, now, visits=counted), now
     if isinstance(step, Update):
         commands.append(
             UpdateCommand(
@@ -458,18 +499,20 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
                 audience_channel=step.audience_channel,
             )
         )
-        return _goto(enrollment, step.next or following, now), now
+        return _goto(enrollment, step.next or following, now, visits=counted), now
     if isinstance(step, Branch):
-        document = {**situation.subject(), "journey": journey_document(enrollment)}
+        document = {**situation.subject(step.rule), "journey": journey_document(enrollment)}
         holds = _compiled(step.rule)(document, now)
         target = step.then if holds else step.otherwise
-        return _goto(enrollment, target or following, now), due
+        return _goto(enrollment, target or following, now, visits=counted), due
     if isinstance(step, Split):
         share = bucket(journey.key, enrollment.profile_id, step.key)
         if share < step.holdout:
             commands.append(HeldBack(step=step.key, reason="holdout"))
-            held = attrs.evolve(enrollment, group="holdout")
-            return _wait(held, due.add(seconds=step.hold), None), due
+            held = _wait(
+                enrollment, due.add(seconds=step.hold), None, visits=counted, updated_at=now
+            )
+            return attrs.evolve(held, group="holdout"), due
         point = (share - step.holdout) / (1 - step.holdout) * sum(p.weight for p in step.paths)
         chosen = step.paths[-1]
         for path in step.paths:
@@ -477,10 +520,12 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
                 chosen = path
                 break
             point -= path.weight
-        enrollment = attrs.evolve(enrollment, group=chosen.name)
-        return _goto(enrollment, chosen.to or following, now), due
+        return _goto(
+            enrollment, chosen.to or following, now, visits=counted, group=chosen.name
+        ), due
     assert isinstance(step, Exit)  # noqa: S101 - the step types are closed
-    return _leave(enrollment, "exited", f"exit:{step.key}", now).enrollment, due
+    left = _leave(enrollment, "exited", f"exit:{step.key}", now).enrollment
+    return attrs.evolve(left, visits=counted), due
 
 
 def choose_channel(step: Send, situation: Situation, now: dt.datetime) -> str | None:
@@ -490,17 +535,19 @@ def choose_channel(step: Send, situation: Situation, now: dt.datetime) -> str | 
     usable = [c for c in wanted if c in message.channels]
     if not usable:
         return None
-    ranked = rank_channels(
-        message,
-        situation.profile,
-        now=now,
-        subject=situation.subject() if step.best else None,
-        invalid=situation.invalid,
-    )
-    eligible = {score.channel for score in ranked if score.eligible}
     if step.best:
+        ranked = rank_channels(
+            message,
+            situation.profile,
+            now=now,
+            subject=situation.subject(),
+            invalid=situation.invalid,
+        )
         return next((s.channel for s in ranked if s.eligible and s.channel in usable), None)
-    return next((c for c in usable if c in eligible), None)
+    profile, invalid = situation.profile, situation.invalid
+    return next(
+        (c for c in usable if can_reach(message, profile, c, now=now, invalid=invalid)), None
+    )
 
 
 def window_start(step: WaitUntil, time_zone: str, now: dt.datetime) -> pendulum.DateTime:
@@ -536,7 +583,9 @@ def journey_document(enrollment: Enrollment) -> dict[str, Any]:
     }
 
 
-def _goto(enrollment: Enrollment, target: str | None, now: pendulum.DateTime) -> Enrollment:
+def _goto(
+    enrollment: Enrollment, target: str | None, now: pendulum.DateTime, **changes: Any
+) -> Enrollment:
     return attrs.evolve(
         enrollment,
         status="active",
@@ -544,11 +593,14 @@ def _goto(enrollment: Enrollment, target: str | None, now: pendulum.DateTime) ->
         wake_at=now,
         waiting_for=None,
         updated_at=now,
+        **changes,
     )
 
 
-def _wait(enrollment: Enrollment, until: pendulum.DateTime, event: str | None) -> Enrollment:
-    return attrs.evolve(enrollment, status="waiting", wake_at=until, waiting_for=event)
+def _wait(
+    enrollment: Enrollment, until: pendulum.DateTime, event: str | None, **changes: Any
+) -> Enrollment:
+    return attrs.evolve(enrollment, status="waiting", wake_at=until, waiting_for=event, **changes)
 
 
 def _leave(

@@ -9,6 +9,7 @@ when a worker stops between steps.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -271,7 +272,7 @@ class JourneyRunner:
             subject = {"traits": traits, "timezone": zone}
             for journey in self._dated:
                 self._schedule_date(journey, profile_id, subject, mine, changed, now)
-        tx.put_enrollments(_row(e) for e in changed.values())
+        tx.put_enrollments(self._row(e) for e in changed.values())
 
     def _enter(  # noqa: PLR0917 - internal
         self,
@@ -351,7 +352,7 @@ class JourneyRunner:
                 else enrollment
             )
             moved.append(attrs.evolve(ended, profile_id=survivor))
-        tx.put_enrollments(_row(e) for e in moved)
+        tx.put_enrollments(self._row(e) for e in moved)
 
     # --- ticking ------------------------------------------------------------------------
 
@@ -406,32 +407,52 @@ class JourneyRunner:
         if journey is None:
             self._close(tx, enrollment, "journey_removed", now, records)
             return 0, 0
-        profile = self.engine.profile(enrollment.profile_id)
-        if profile is None:
+        if enrollment.status == "scheduled":
+            person = self.engine.profile(enrollment.profile_id)
+            if person is None:
+                self._close(tx, enrollment, "profile_gone", now, records)
+                return 0, 0
+            return self._start_dated(tx, journey, enrollment, person, now, records)
+        pid = enrollment.profile_id
+        facts = _Once(lambda: self.engine.subject(pid, events=False) or {})
+        situation = Situation(
+            profile=functools.partial(self._person, pid),
+            messages=self.messages,
+            subject=_Once(lambda: self.engine.subject(pid) or {}),
+            facts=facts,
+            invalid=lambda: _unreachable(tx, situation.profile),
+        )
+        try:
+            advance = run(journey, enrollment, situation, now)
+            if any(isinstance(c, (SendCommand, UpdateCommand)) for c in advance.commands):
+                profile: Profile | None = situation.profile
+            else:
+                profile = None  # nothing to send or write: the person need not be read
+        except _GoneError:
             self._close(tx, enrollment, "profile_gone", now, records)
             return 0, 0
-        if enrollment.status == "scheduled":
-            return self._start_dated(tx, journey, enrollment, profile, now, records)
-        addresses = {i.value for i in profile.identities}
-        situation = Situation(
-            profile=profile,
-            messages=self.messages,
-            subject=_Once(lambda: self.engine.subject(profile.id) or {}),
-            invalid=frozenset(tx.invalid_addresses(addresses)),
-        )
-        advance = run(journey, enrollment, situation, now)
-        return self._carry_out(tx, enrollment, advance, profile, now, records)
+        return self._carry_out(tx, enrollment, advance, profile, now, records, facts)
+
+    def _person(self, profile_id: str) -> Profile:
+        profile = self.engine.profile(profile_id)
+        if profile is None:
+            raise _GoneError(profile_id)
+        return profile
 
     def _carry_out(  # noqa: PLR0917 - internal, called once
         self,
         tx: Transaction,
         before: Enrollment,
         advance: Advance,
-        profile: Profile,
+        profile: Profile | None,
         now: pendulum.DateTime,
         records: list[StepRecord],
+        facts: Callable[[], Mapping[str, Any]],
     ) -> tuple[int, int]:
-        """Execute the machine's commands: state first, then sends, then profile updates."""
+        """Execute the machine's commands: state first, then sends, then profile updates.
+
+        ``profile`` is None only when no command sends or updates.
+        """
         enrollment = advance.enrollment
         steps = sum(enrollment.visits.values()) - sum(before.visits.values())
         requests: list[tuple[SendCommand, SendRequest]] = []
@@ -439,7 +460,8 @@ class JourneyRunner:
         note = self._noter(enrollment, now, records)
         for command in advance.commands:
             if isinstance(command, SendCommand):
-                request = self._request(enrollment, command, profile, now)
+                assert profile is not None  # noqa: S101 - read for every send
+                request = self._request(enrollment, command, profile, now, facts())
                 if isinstance(request, Aborted):
                     note("held", step=command.step, reason=f"aborted: {request.reason}")
                     continue
@@ -453,10 +475,13 @@ class JourneyRunner:
                 note("held", step=command.step, reason=command.reason)
             elif isinstance(command, Left):
                 note(command.status, reason=command.reason)
-        tx.put_enrollments([_row(enrollment)])
+        tx.put_enrollments([self._row(enrollment)])
         sent = 0
         if requests:
-            results = self.delivery.send([r for _, r in requests], tx=tx)
+            assert profile is not None  # noqa: S101 - read for every send
+            results = self.delivery.send(
+                [r for _, r in requests], tx=tx, now=now, profiles={profile.id: profile}
+            )
             for (command, request), result in zip(requests, results, strict=True):
                 queued = result.status in ("queued", "deferred", "duplicate")
                 sent += queued
@@ -469,6 +494,7 @@ class JourneyRunner:
                     reason=result.code,
                 )
         for update in updates:
+            assert profile is not None  # noqa: S101 - read for every update
             self._update(tx, enrollment, update, profile, now)
             note("updated", step=update.step)
         return steps, sent
@@ -498,6 +524,7 @@ class JourneyRunner:
         command: SendCommand,
         profile: Profile,
         now: pendulum.DateTime,
+        subject: Mapping[str, Any],
     ) -> SendRequest | Aborted:
         message = self.messages[command.message]
         rendered = render(
@@ -505,7 +532,7 @@ class JourneyRunner:
             profile,
             now=now,
             channels=[command.channel],
-            subject=self.engine.subject(profile.id, events=False),
+            subject=subject,
             context=self._context(enrollment, profile),
             unsubscribe_url=self.unsubscribe_url(profile) if self.unsubscribe_url else None,
         )
@@ -602,7 +629,7 @@ class JourneyRunner:
                     step=f"{update.step}#{update.visit}",
                     actor=actor,
                 )
-                self.delivery.send([request], tx=tx)
+                self.delivery.send([request], tx=tx, now=now, profiles={profile.id: profile})
 
     def _start_dated(  # noqa: PLR0917 - internal, called once
         self,
@@ -634,7 +661,7 @@ class JourneyRunner:
             changed[placeholder.id] = attrs.evolve(
                 placeholder, status="exited", wake_at=None, exit_reason="no_date"
             )
-        tx.put_enrollments(_row(e) for e in changed.values())
+        tx.put_enrollments(self._row(e) for e in changed.values())
         taken = sends = 0
         for enrollment in changed.values():
             if enrollment.status == "active":
@@ -653,7 +680,7 @@ class JourneyRunner:
         closed = attrs.evolve(
             enrollment, status="exited", wake_at=None, exit_reason=reason, updated_at=now
         )
-        tx.put_enrollments([_row(closed)])
+        tx.put_enrollments([self._row(closed)])
         self._noter(closed, now, records)("exited", reason=reason)
 
     # --- operator actions and reading --------------------------------------------------
@@ -679,7 +706,7 @@ class JourneyRunner:
             mine = {r.id: _decode(r.state) for r in tx.enrollments_of([profile_id])}
             changed: dict[str, Enrollment] = {}
             entered = self._enter(chosen, profile_id, mine, changed, at, dict(context or {}))
-            tx.put_enrollments(_row(e) for e in changed.values())
+            tx.put_enrollments(self._row(e) for e in changed.values())
         return entered
 
     def schedule_dates(self, now: pendulum.DateTime | None = None) -> int:
@@ -699,7 +726,7 @@ class JourneyRunner:
                 for journey in self._dated:
                     self._schedule_date(journey, profile_id, subject, mine, changed, at)
                 count += sum(1 for e in changed.values() if e.status == "scheduled")
-                tx.put_enrollments(_row(e) for e in changed.values())
+                tx.put_enrollments(self._row(e) for e in changed.values())
         return count
 
     def enrollments(
@@ -715,6 +742,23 @@ class JourneyRunner:
                     if journey is None or e.journey == journey
                 ]
             return [_decode(r.state) for r in tx.enrollments(journey)]
+
+    def _row(self, enrollment: Enrollment) -> EnrollmentRow:
+        # Stores that keep objects keep the (frozen) enrollment itself: no JSON per step.
+        state: object = (
+            json.dumps(converter.unstructure(enrollment), separators=(",", ":"))
+            if self.engine.store.serializes_snapshots
+            else enrollment
+        )
+        return EnrollmentRow(
+            id=enrollment.id,
+            journey=enrollment.journey,
+            profile_id=enrollment.profile_id,
+            status=enrollment.status,
+            wake_at=enrollment.wake_at if enrollment.open else None,
+            waiting_for=enrollment.waiting_for,
+            state=state,
+        )
 
     def _journey(self, key: object) -> Journey:
         if not isinstance(key, str) or key not in self.journeys:
@@ -744,20 +788,21 @@ def _json_context(enrollment: Enrollment) -> dict[str, Any]:
     return result
 
 
-def _row(enrollment: Enrollment) -> EnrollmentRow:
-    return EnrollmentRow(
-        id=enrollment.id,
-        journey=enrollment.journey,
-        profile_id=enrollment.profile_id,
-        status=enrollment.status,
-        wake_at=enrollment.wake_at if enrollment.open else None,
-        waiting_for=enrollment.waiting_for,
-        state=json.dumps(converter.unstructure(enrollment), separators=(",", ":")),
-    )
+def _unreachable(tx: Transaction, profile: Profile) -> frozenset[str]:
+    """The person's identifiers (``email:...``) whose addresses delivery marked invalid."""
+    invalid = tx.invalid_addresses({i.value for i in profile.identities})
+    return frozenset(str(i) for i in profile.identities if i.value in invalid)
 
 
-def _decode(state: str) -> Enrollment:
-    return converter.structure(json.loads(state), Enrollment)  # type: ignore[no-any-return]
+class _GoneError(Exception):
+    """The person an enrollment is about no longer exists (erased, or a bug): it ends."""
+
+
+def _decode(state: object) -> Enrollment:
+    """An enrollment from its row: the object itself (memory), or its JSON text."""
+    if isinstance(state, Enrollment):
+        return state
+    return converter.structure(json.loads(str(state)), Enrollment)  # type: ignore[no-any-return]
 
 
 def records_of(reports: Sequence[TickReport]) -> list[StepRecord]:

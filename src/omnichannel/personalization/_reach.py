@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
+import pendulum
 
 from omnichannel._time import plain_utc, to_utc
 from omnichannel.errors import ValidationError
@@ -162,32 +163,8 @@ def rank_channels(
     wanted = _preferences(profile, preferred)
     scores = []
     for order, channel in enumerate(message.channels):
-        reasons: list[str] = []
-        eligible = True
-        if message.transactional:
-            reasons.append("transactional: no consent needed")
-        elif channel in _NO_CONSENT:
-            reasons.append("shown in the product: no contact consent needed")
-        elif profile.consent(message.purpose, channel, moment):
-            reasons.append(f"consent to {message.purpose} on {channel}")
-        else:
-            eligible = False
-            reasons.append(f"no consent to {message.purpose} on {channel}")
-        kind = ADDRESS_KINDS.get(channel)
         seen = _last_seen(subject, _ACTIVITY.get(channel, ()))
-        if kind is not None:
-            usable = [i for i in profile.identities_of(kind) if str(i) not in bad]
-            if usable:
-                reasons.append(f"reachable: {kind} on file")
-            else:
-                eligible = False
-                reasons.append(f"unreachable: no valid {kind}")
-        elif channel == "in_app" and seen is None:
-            eligible = False
-            reasons.append("unreachable: never used the app or site")
-        elif channel == "ads" and not any(profile.identities_of(k) for k in ("email", "phone")):
-            eligible = False
-            reasons.append("unreachable: no email or phone to match an audience on")
+        eligible, reasons = _eligibility(message, profile, channel, moment, bad, seen)
         score = 0.0
         if channel in wanted:
             bonus = 1.0 if wanted[0] == channel else 0.5
@@ -217,6 +194,64 @@ def rank_channels(
         )
     scores.sort(key=lambda row: row[:4])
     return tuple(row[4] for row in scores)
+
+
+def _eligibility(  # noqa: PLR0917 - internal, the parts every caller has
+    message: Message,
+    profile: Profile,
+    channel: str,
+    moment: pendulum.DateTime,
+    bad: frozenset[str],
+    seen: dt.datetime | None,
+) -> tuple[bool, list[str]]:
+    """Whether ``channel`` may carry ``message`` to the person (consent, an address), and why."""
+    reasons: list[str] = []
+    eligible = True
+    if message.transactional:
+        reasons.append("transactional: no consent needed")
+    elif channel in _NO_CONSENT:
+        reasons.append("shown in the product: no contact consent needed")
+    elif profile.consent(message.purpose, channel, moment):
+        reasons.append(f"consent to {message.purpose} on {channel}")
+    else:
+        eligible = False
+        reasons.append(f"no consent to {message.purpose} on {channel}")
+    kind = ADDRESS_KINDS.get(channel)
+    if kind is not None:
+        usable = [i for i in profile.identities_of(kind) if str(i) not in bad]
+        if usable:
+            reasons.append(f"reachable: {kind} on file")
+        else:
+            eligible = False
+            reasons.append(f"unreachable: no valid {kind}")
+    elif channel == "in_app" and seen is None:
+        eligible = False
+        reasons.append("unreachable: never used the app or site")
+    elif channel == "ads" and not any(profile.identities_of(k) for k in ("email", "phone")):
+        eligible = False
+        reasons.append("unreachable: no email or phone to match an audience on")
+    return eligible, reasons
+
+
+def can_reach(
+    message: Message,
+    profile: Profile,
+    channel: str,
+    *,
+    now: Any,
+    invalid: Collection[Identity | str] = (),
+    subject: Mapping[str, Any] | None = None,
+) -> bool:
+    """Whether ``channel`` is eligible for ``message`` and this person, as `rank_channels` says.
+
+    The same test without the scores and reasons: for a caller that has
+    chosen its channels and only asks which can be used.
+
+    .. versionadded:: 0.1.0
+    """
+    seen = _last_seen(subject, _ACTIVITY.get(channel, ()))
+    moment = to_utc(now, "$.now")
+    return _eligibility(message, profile, channel, moment, _invalid(invalid), seen)[0]
 
 
 @attrs.frozen(kw_only=True)

@@ -94,7 +94,8 @@ class EnrollmentRow:
     ``wake_at`` is set while the enrollment is open (when its next step or
     timeout is due) and None once it has left: the due index is on it.
     ``waiting_for`` names the event a wait-for step waits for. ``state`` is
-    the whole enrollment as JSON text (`omnichannel.journeys`).
+    the whole enrollment: JSON text for stores that serialize
+    (`Store.serializes_snapshots`), the object itself for the others.
 
     .. versionadded:: 0.1.0
     """
@@ -105,7 +106,7 @@ class EnrollmentRow:
     status: str
     wake_at: dt.datetime | None
     waiting_for: str | None
-    state: str
+    state: object = attrs.field(eq=False)
 
 
 class Transaction(Protocol):
