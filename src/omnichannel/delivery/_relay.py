@@ -189,6 +189,9 @@ class Delivery:
                     f"adapter {adapter.name!r} sends {adapter.channel}, not {channel}",
                 )
         self.policy = policy or Policy()
+        # Deciding checks everything but caps (they count sends, so sending enforces them):
+        # the policy without caps, made once per policy set.
+        self._uncapped = (self.policy, attrs.evolve(self.policy, caps=()))
         self.retry = retry or RetryPolicy()
         self.lease = positive_seconds("$.lease", lease)
         self.batch = whole("$.batch", batch, minimum=1)
@@ -299,7 +302,11 @@ class Delivery:
         }
         invalid = tx.invalid_addresses({item[4] for item in items})
         history: dict[str, list[SentRecord]] = {pid: [] for pid in profile_ids}
-        policy = self.policy if caps else attrs.evolve(self.policy, caps=())
+        policy = self.policy
+        if not caps and policy.caps:
+            if self._uncapped[0] is not policy:
+                self._uncapped = (policy, attrs.evolve(policy, caps=()))
+            policy = self._uncapped[1]
         if policy.caps:
             # Eight days cover a rolling week plus a calendar day in any zone.
             for pid, sends in tx.dispatches(profile_ids, now.subtract(days=8)).items():

@@ -113,6 +113,15 @@ class Enrollment:
         """True while the enrollment is in (or waiting to enter) its journey."""
         return self.status in OPEN
 
+    def evolve(self, **changes: Any) -> Enrollment:
+        """A copy with ``changes``: `attrs.evolve`, made cheaper (it runs several times a step)."""
+        values = {name: getattr(self, name) for name in _ENROLLMENT_FIELDS}
+        values.update(changes)
+        return Enrollment(**values)
+
+
+_ENROLLMENT_FIELDS = tuple(a.name for a in attrs.fields(Enrollment))
+
 
 # --- commands ----------------------------------------------------------------------------
 
@@ -386,7 +395,7 @@ def observe(  # noqa: PLR0917 - an event's parts, in the order every caller has 
         and properties.get("outbox_id") == last.id
     ):
         seen = attrs.evolve(last, opened=True, clicked=last.clicked or name == "Message Clicked")
-        enrollment = attrs.evolve(enrollment, last_send=seen, updated_at=now)
+        enrollment = enrollment.evolve(last_send=seen, updated_at=now)
     if enrollment.status == "waiting" and enrollment.waiting_for == name and enrollment.step:
         step = journey.step(enrollment.step)
         if isinstance(step, WaitFor) and matches(step, name, properties, enrollment, traits, now):
@@ -512,7 +521,7 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
             held = _wait(
                 enrollment, due.add(seconds=step.hold), None, visits=counted, updated_at=now
             )
-            return attrs.evolve(held, group="holdout"), due
+            return held.evolve(group="holdout"), due
         point = (share - step.holdout) / (1 - step.holdout) * sum(p.weight for p in step.paths)
         chosen = step.paths[-1]
         for path in step.paths:
@@ -525,7 +534,7 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
         ), due
     assert isinstance(step, Exit)  # noqa: S101 - the step types are closed
     left = _leave(enrollment, "exited", f"exit:{step.key}", now).enrollment
-    return attrs.evolve(left, visits=counted), due
+    return left.evolve(visits=counted), due
 
 
 def choose_channel(step: Send, situation: Situation, now: dt.datetime) -> str | None:
@@ -586,8 +595,7 @@ def journey_document(enrollment: Enrollment) -> dict[str, Any]:
 def _goto(
     enrollment: Enrollment, target: str | None, now: pendulum.DateTime, **changes: Any
 ) -> Enrollment:
-    return attrs.evolve(
-        enrollment,
+    return enrollment.evolve(
         status="active",
         step=target or EXIT,
         wake_at=now,
@@ -600,7 +608,7 @@ def _goto(
 def _wait(
     enrollment: Enrollment, until: pendulum.DateTime, event: str | None, **changes: Any
 ) -> Enrollment:
-    return attrs.evolve(enrollment, status="waiting", wake_at=until, waiting_for=event, **changes)
+    return enrollment.evolve(status="waiting", wake_at=until, waiting_for=event, **changes)
 
 
 def _leave(
@@ -609,8 +617,7 @@ def _leave(
     reason: str,
     now: pendulum.DateTime,
 ) -> Advance:
-    left = attrs.evolve(
-        enrollment,
+    left = enrollment.evolve(
         status=status,
         wake_at=None,
         waiting_for=None,

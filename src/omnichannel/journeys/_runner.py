@@ -466,8 +466,8 @@ class JourneyRunner:
                     note("held", step=command.step, reason=f"aborted: {request.reason}")
                     continue
                 requests.append((command, request))
-                enrollment = attrs.evolve(
-                    enrollment, last_send=LastSend(id=request.key, channel=command.channel)
+                enrollment = enrollment.evolve(
+                    last_send=LastSend(id=request.key, channel=command.channel)
                 )
             elif isinstance(command, UpdateCommand):
                 updates.append(command)
