@@ -55,7 +55,7 @@ def load(connection: Any, subjects: list[dict[str, Any]]) -> None:
         connection.executemany("INSERT INTO segment_members VALUES (?, ?)", member_rows)
 
 
-@settings(max_examples=500)
+@settings(max_examples=200)
 @given(rule_cases())
 def test_python_and_duckdb_pick_the_same_members(database: Any, case: Any) -> None:
     """For any well-typed rule and any subjects, both engines choose the same profiles."""
