@@ -183,11 +183,7 @@ def audience_removals(
 
     .. versionadded:: 0.1.0
     """
-    identifiers = {
-        kind: tuple(i.value for i in profile.identities_of(kind))
-        for kind in kinds
-        if profile.identities_of(kind)
-    }
+    identifiers = audience_identifiers(profile, kinds)
     if not identifiers:
         return []
     return [
@@ -204,6 +200,17 @@ def audience_removals(
         )
         for audience, channel in sorted(audiences.items())
     ]
+
+
+def audience_identifiers(
+    profile: Profile, kinds: tuple[str, ...] = ("email", "phone")
+) -> dict[str, tuple[str, ...]]:
+    """The person's identifiers an ads audience matches on, by kind (kinds they have only)."""
+    return {
+        kind: tuple(i.value for i in profile.identities_of(kind))
+        for kind in kinds
+        if profile.identities_of(kind)
+    }
 
 
 def actor_of(profile: Profile) -> dict[str, str]:

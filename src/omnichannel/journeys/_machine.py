@@ -37,7 +37,7 @@ from omnichannel.journeys._model import (
 from omnichannel.models import Profile
 from omnichannel.personalization import Message, bucket, can_reach, rank_channels
 from omnichannel.rules import Predicate, Rule, compile_rule
-from omnichannel.rules._python import as_date, as_instant, next_anniversary, zone
+from omnichannel.rules._python import as_date, as_instant, getter, next_anniversary, zone
 from omnichannel.segments import reads
 
 __all__ = [
@@ -308,7 +308,7 @@ def next_date(
     The date's month and day at ``entry.at`` in the person's zone; None when
     the field holds no date.
     """
-    value = _path(subject, entry.field)
+    value = getter(entry.field)(subject)
     day = as_date(value)
     if day is None:
         instant = as_instant(value)
@@ -324,15 +324,6 @@ def next_date(
         if at >= after:
             return pendulum.instance(at).in_tz("UTC")
     return None  # pragma: no cover - the next day's search always finds one
-
-
-def _path(document: Mapping[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 # --- events ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from omnichannel._convert import converter
 from omnichannel.errors import FieldError, ValidationError
 from omnichannel.models._check import positive_seconds, whole
 from omnichannel.rules import Rule, field
+from omnichannel.segments._segment import _key
 
 __all__ = [
     "DAY",
@@ -50,15 +51,8 @@ MINUTE = 60
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
-_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-
-
-def _key(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not _KEY.fullmatch(value):
-        raise ValidationError.one(
-            f"$.{attribute.name}", "invalid", "must be 1 to 64 of a-z, 0-9, '_' and '-'"
-        )
 
 
 def _optional_key(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:

@@ -21,7 +21,7 @@ import pendulum
 from omnichannel._convert import converter
 from omnichannel._gc import collector_paused
 from omnichannel.delivery import SendRequest
-from omnichannel.delivery._outbox import actor_of
+from omnichannel.delivery._outbox import actor_of, audience_identifiers
 from omnichannel.errors import FieldError, ValidationError
 from omnichannel.journeys._machine import (
     Advance,
@@ -414,11 +414,11 @@ class JourneyRunner:
                 return 0, 0
             return self._start_dated(tx, journey, enrollment, person, now, records)
         pid = enrollment.profile_id
-        facts = _Once(lambda: self.engine.subject(pid, events=False) or {})
+        facts = functools.cache(lambda: self.engine.subject(pid, events=False) or {})
         situation = Situation(
             profile=functools.partial(self._person, pid),
             messages=self.messages,
-            subject=_Once(lambda: self.engine.subject(pid) or {}),
+            subject=functools.cache(lambda: self.engine.subject(pid) or {}),
             facts=facts,
             invalid=lambda: _unreachable(tx, situation.profile),
         )
@@ -611,11 +611,7 @@ class JourneyRunner:
             self._updated.add(profile.id)
             self.engine.ingest_many(events)
         if update.audience is not None:
-            identifiers = {
-                kind: tuple(i.value for i in profile.identities_of(kind))
-                for kind in ("email", "phone")
-                if profile.identities_of(kind)
-            }
+            identifiers = audience_identifiers(profile)
             if identifiers:
                 request = SendRequest(
                     profile_id=profile.id,
@@ -764,19 +760,6 @@ class JourneyRunner:
         if not isinstance(key, str) or key not in self.journeys:
             raise ValidationError.one("$.journey", "unknown_journey", f"no journey {key!r}")
         return self.journeys[key]
-
-
-class _Once:
-    """Calls ``make`` the first time it is called and keeps the value."""
-
-    def __init__(self, make: Callable[[], Mapping[str, Any]]) -> None:
-        self.make = make
-        self.value: Mapping[str, Any] | None = None
-
-    def __call__(self) -> Mapping[str, Any]:
-        if self.value is None:
-            self.value = self.make()
-        return self.value
 
 
 def _json_context(enrollment: Enrollment) -> dict[str, Any]:
