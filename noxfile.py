@@ -35,12 +35,13 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite with branch coverage, then the docstring examples."""
+    """The test suite with branch coverage on every core, then the docstring examples."""
     session.install(".[testing]", *_group("tests"))
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    # One pytest worker per core (pytest-xdist); pytest-cov gathers the workers' coverage.
+    session.run("pytest", "-n", "auto", "--cov", "--cov-report=", *session.posargs)
     session.run("coverage", "run", "-m", "pytest", "--doctest-modules", "--pyargs", "omnichannel")
-    session.run("coverage", "combine")
+    session.run("coverage", "combine", "--append")
     session.run("coverage", "report")
 
 

@@ -9,7 +9,7 @@ import pytest
 PUBLIC = {
     "omnichannel": [
         "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
-        "FieldError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
+        "FieldError", "FitError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
         "PluginError", "Profile", "RuleError", "StoreError", "TemplateError", "ValidationError",
         "converter"
     ],
@@ -24,8 +24,8 @@ PUBLIC = {
         "traffic_source", "utm_from_url",
     ],
     "omnichannel.errors": [
-        "FieldError", "OmnichannelError", "PluginError", "RuleError", "StoreError", "TemplateError",
-        "ValidationError"
+        "FieldError", "FitError", "OmnichannelError", "PluginError", "RuleError", "StoreError",
+        "TemplateError", "ValidationError"
     ],
     "omnichannel.personalization": [
         "ADDRESS_KINDS", "DEFAULT_COSTS", "PUSH_MAX_BYTES", "Aborted", "AdsAudience", "Campaign",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from omnichannel._convert import Converter, converter
 from omnichannel.errors import (
     FieldError,
+    FitError,
     OmnichannelError,
     PluginError,
     RuleError,
@@ -47,6 +48,7 @@ __all__ = [
     "Event",
     "EventType",
     "FieldError",
+    "FitError",
     "Identity",
     "IdentityKind",
     "LineItem",

@@ -8,6 +8,8 @@ Exception
       │    └── TemplateError   a template that cannot be compiled, or a rendering that
       │                        breaks a limit or a channel's constraint (path of the template)
       ├── StoreError           (also RuntimeError) the store could not do its part
+      ├── FitError             (also ArithmeticError) a statistical model did not converge
+      │                        or its data cannot identify it (says why; no parameters)
       └── PluginError          (also ImportError) a channel adapter plugin that cannot be
                                loaded or does not keep the adapter protocol (names its
                                distribution)
@@ -31,6 +33,7 @@ import attrs
 
 __all__ = [
     "FieldError",
+    "FitError",
     "OmnichannelError",
     "PluginError",
     "RuleError",
@@ -172,6 +175,30 @@ class StoreError(OmnichannelError, RuntimeError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class FitError(OmnichannelError, ArithmeticError):
+    """A model fit failed: the optimizer did not converge, or the data cannot identify the model.
+
+    Raised instead of returning parameters that only look like an answer.
+    ``code`` is stable (``no_data``, ``not_converged``, ``degenerate``);
+    ``model`` names the model (``bg/nbd``, ``gamma-gamma``).
+
+    Examples:
+        >>> err = FitError("no repeat buyers", code="no_data", model="gamma-gamma")
+        >>> err.code, err.model
+        ('no_data', 'gamma-gamma')
+
+    .. versionadded:: 0.1.0
+    """
+
+    code: str
+    model: str
+
+    def __init__(self, message: str, *, code: str, model: str) -> None:
+        super().__init__(f"{model}: {message}")
+        self.code = code
+        self.model = model
 
 
 class PluginError(OmnichannelError, ImportError):

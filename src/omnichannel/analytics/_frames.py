@@ -1,0 +1,118 @@
+"""Where analytics data comes from: DataFrames, Arrow, Parquet or CSV files, DuckDB relations.
+
+Every analytics function takes its tables in any of these forms and hands
+them to DuckDB under a name; results come back as pandas DataFrames. The
+heavy libraries (DuckDB, pandas, NumPy, SciPy) are imported on first use,
+so ``import omnichannel`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from omnichannel.errors import FieldError, OmnichannelError, ValidationError
+
+__all__ = ["columns_of", "connect", "module", "quoted", "register", "require_columns"]
+
+
+def module(name: str) -> Any:
+    """Import ``name``, or say which extra brings it (``omnichannel[analytics]``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise OmnichannelError(
+            f"analytics need DuckDB, pandas, NumPy and SciPy ({exc.name} is missing): "
+            "pip install 'omnichannel[analytics]'"
+        ) from None
+
+
+def connect(connection: Any = None) -> Any:
+    """``connection``, or a new in-memory DuckDB connection in UTC."""
+    if connection is not None:
+        return connection
+    database = module("duckdb").connect()
+    database.execute("SET TimeZone = 'UTC'")
+    return database
+
+
+def register(database: Any, name: str, data: object, *, path: str) -> None:
+    """Make ``data`` the view ``name`` in ``database``.
+
+    ``data`` is a pandas or polars DataFrame, an Arrow table, a DuckDB
+    relation, or the path of a Parquet or CSV file (by its suffix). Anything
+    else is refused with a `ValidationError` at ``path``.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        location = os.fspath(data)
+        if not Path(location).exists():
+            raise ValidationError.one(path, "not_found", f"no file at {location!r}")
+        lowered = location.lower()
+        if lowered.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+            relation = database.read_csv(location)
+        elif lowered.endswith(".parquet"):
+            relation = database.read_parquet(location)
+        else:
+            raise ValidationError.one(
+                path, "format", f"{location!r} is neither a .parquet nor a .csv file"
+            )
+        relation.create_view(name, replace=True)
+        return
+    duckdb = module("duckdb")
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        data.create_view(name, replace=True)
+        return
+    if not _tabular(data):
+        raise ValidationError.one(
+            path,
+            "type",
+            "must be a pandas or polars DataFrame, an Arrow table, a DuckDB relation,"
+            f" or a Parquet or CSV path, not {type(data).__name__}",
+        )
+    database.register(name, data)
+
+
+def _tabular(data: object) -> bool:
+    kind = type(data)
+    return f"{kind.__module__.split('.')[0]}.{kind.__name__}" in {
+        "pandas.DataFrame",
+        "polars.DataFrame",
+        "pyarrow.Table",
+        "pyarrow.RecordBatch",
+    }
+
+
+def columns_of(database: Any, name: str) -> dict[str, str]:
+    """The columns of view ``name`` and their DuckDB types."""
+    rows = database.execute(f"DESCRIBE {quoted(name)}").fetchall()
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+def require_columns(
+    database: Any, name: str, wanted: Iterable[str | None], *, path: str
+) -> dict[str, str]:
+    """Check view ``name`` has every column in ``wanted`` (None: not asked for); return them all.
+
+    Raises:
+        ValidationError: one `FieldError` per missing column, at ``path.column``.
+    """
+    found = columns_of(database, name)
+    missing = [c for c in wanted if c is not None and c not in found]
+    if missing:
+        raise ValidationError(
+            FieldError(
+                path=f"{path}.{column}",
+                code="required",
+                message=f"no column {column!r} (columns: {', '.join(found) or 'none'})",
+            )
+            for column in missing
+        )
+    return found
+
+
+def quoted(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
