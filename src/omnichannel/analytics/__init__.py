@@ -18,30 +18,13 @@ DuckDB, pandas, NumPy, SciPy, pyarrow); plots need ``plotly``.
 .. versionadded:: 0.1.0
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omnichannel.analytics._result import Result
 
-if TYPE_CHECKING:
-    from omnichannel.analytics import attribution
-    from omnichannel.analytics._clv import BetaGeo, GammaGamma, customer_lifetime_value
-    from omnichannel.analytics._rfm import rfm_summary
+__all__ = ["Result"]
 
-__all__ = [
-    "BetaGeo",
-    "GammaGamma",
-    "Result",
-    "attribution",
-    "customer_lifetime_value",
-    "rfm_summary",
-]
-
-_LAZY = {
-    "BetaGeo": "_clv",
-    "GammaGamma": "_clv",
-    "customer_lifetime_value": "_clv",
-    "rfm_summary": "_rfm",
-}
+_LAZY: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> Any:
