@@ -16,7 +16,7 @@ from typing import Any
 
 from omnichannel.errors import FieldError, OmnichannelError, ValidationError
 
-__all__ = ["columns_of", "connect", "module", "quoted", "register", "require_columns"]
+__all__ = ["columns_of", "connect", "fetch", "module", "quoted", "register", "require_columns"]
 
 
 def module(name: str) -> Any:
@@ -37,6 +37,17 @@ def connect(connection: Any = None) -> Any:
     database = module("duckdb").connect()
     database.execute("SET TimeZone = 'UTC'")
     return database
+
+
+def fetch(database: Any, query: str, params: object = None) -> Any:
+    """Run ``query`` and return its rows as a pandas DataFrame (dates as datetime64).
+
+    Through Arrow: DuckDB's own ``df()`` still uses a pandas call that
+    pandas 3.1 deprecates, which would warn in every user's notebook.
+    """
+    relation = database.sql(query, params=params)
+    table = relation.to_arrow_table()
+    return table.to_pandas(date_as_object=False)
 
 
 def register(database: Any, name: str, data: object, *, path: str) -> None:
