@@ -72,6 +72,7 @@ def touch_of(event: Event) -> tuple[str | None, str | None, str | None, str | No
         ...     message_id="m1",
         ...     type="track",
         ...     name="Email Opened",
+        ...     user_id="u1",
         ...     timestamp=at,
         ...     received_at=at,
         ...     properties={"campaign_name": "spring"},
