@@ -405,6 +405,15 @@ def test_kpi_suite_runs_every_kpi_once():
         "roi",
     } == set(suite)
     assert 150.0 == _by(suite["orders"], "currency")["USD"]["revenue"]
+    alone = {
+        "traffic": traffic(shop()),
+        "conversion_rates": conversion_rates(shop()),
+        "acquisition": acquisition(shop()),
+        "cart_abandonment": cart_abandonment(shop()),
+        "roi": roi(shop(), rates={"EUR": 1.1}),
+    }
+    for name, frame in alone.items():
+        pd.testing.assert_frame_equal(frame, suite[name], obj=name)
 
 
 @pytest.mark.parametrize(

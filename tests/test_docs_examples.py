@@ -24,6 +24,7 @@ CHECKED = [
     "guides/recommendations.md",
     "guides/delivery.md",
     "guides/journeys.md",
+    "guides/analytics.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

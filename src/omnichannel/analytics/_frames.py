@@ -74,6 +74,8 @@ def register(database: Any, name: str, data: object, *, path: str) -> None:
         return
     duckdb = module("duckdb")
     if isinstance(data, duckdb.DuckDBPyRelation):
+        if _is_table(database, name, data):
+            return  # the connection's own table of that name: it already is the data
         data.create_view(name, replace=True)
         return
     if not _tabular(data):
@@ -84,6 +86,14 @@ def register(database: Any, name: str, data: object, *, path: str) -> None:
             f" or a Parquet or CSV path, not {type(data).__name__}",
         )
     database.register(name, data)
+
+
+def _is_table(database: Any, name: str, relation: Any) -> bool:
+    """Whether ``relation`` reads the whole table ``name`` of ``database``."""
+    found = database.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+    ).fetchall()
+    return bool(found[0][0]) and relation.sql_query() == database.table(name).sql_query()
 
 
 def _tabular(data: object) -> bool:

@@ -53,6 +53,7 @@ SOCIAL_EVENTS = (
     "Social Followed",
 )
 _ORDER = "Order Completed"
+_HALF_HOUR = 1800.0
 _PERIODS = ("day", "week", "month", "quarter", "year")
 _SESSION_BY = ("channel", "channel_group", "source", "medium", "campaign")
 _ORDER_BY = ("channel", "currency")
@@ -80,28 +81,18 @@ def _seconds(value: object, path: str) -> float:
 
 
 def _sessions_sql(timeout: float) -> str:
-    """Web and app visits: a new one after ``timeout`` seconds of quiet or on a new source.
+    """Web and app visits: a new one after ``timeout`` seconds of quiet, as GA4 counts them.
 
-    As GA4 counts them: an event arriving from a campaign, a search engine or
-    another site starts a new visit; a visit with no such first event is
-    Direct.
+    A visit's source is the first one seen in it (a campaign link, a search
+    engine, another site); a visit with none is Direct.
     """
     return f"""
-    WITH sourced AS (
+    WITH touched AS (
         SELECT profile_id, channel, timestamp, event, type, channel_group, source, medium,
-               campaign, revenue, currency,
-               CASE WHEN channel_group IS NOT NULL
-                    THEN concat_ws('|', channel_group, source, medium, campaign) END AS origin
+               campaign,
+               CASE WHEN epoch(timestamp) - epoch(lag(timestamp) OVER w) <= {timeout}
+                    THEN 0 ELSE 1 END AS starts
         FROM events WHERE channel IN ('web', 'app')
-    ), touched AS (
-        SELECT *,
-               CASE WHEN lag(timestamp) OVER w IS NULL
-                      OR epoch(timestamp) - epoch(lag(timestamp) OVER w) > {timeout}
-                      OR origin IS DISTINCT FROM coalesce(last_value(origin IGNORE NULLS)
-                             OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), '')
-                         AND origin IS NOT NULL
-                    THEN 1 ELSE 0 END AS starts
-        FROM sourced
         WINDOW w AS (PARTITION BY profile_id, channel ORDER BY timestamp)
     ), numbered AS (
         SELECT *, sum(starts) OVER (PARTITION BY profile_id, channel ORDER BY timestamp
@@ -113,9 +104,12 @@ def _sessions_sql(timeout: float) -> str:
            min(timestamp) AS started, max(timestamp) AS ended, count(*) AS events,
            count(*) FILTER (WHERE type = 'page') AS page_views,
            count(*) FILTER (WHERE type = 'screen') AS screen_views,
-           coalesce(arg_min(channel_group, timestamp), 'Direct') AS channel_group,
-           coalesce(arg_min(source, timestamp), '(direct)') AS source,
-           coalesce(arg_min(medium, timestamp), '(none)') AS medium,
+           coalesce(arg_min(channel_group, timestamp) FILTER (WHERE channel_group IS NOT NULL),
+                    'Direct') AS channel_group,
+           coalesce(arg_min(source, timestamp) FILTER (WHERE channel_group IS NOT NULL),
+                    '(direct)') AS source,
+           coalesce(arg_min(medium, timestamp) FILTER (WHERE channel_group IS NOT NULL),
+                    '(none)') AS medium,
            coalesce(arg_min(campaign, timestamp) FILTER (WHERE channel_group IS NOT NULL),
                     '(direct)') AS campaign,
            count(*) FILTER (WHERE event = '{_ORDER}') AS orders,
@@ -130,10 +124,10 @@ def sessions(
 ) -> Any:
     """Web and app visits, one row each, with where they came from and what happened.
 
-    A visit ends after ``timeout`` of quiet (30 minutes, as GA4) or when an
-    event arrives from another source than the last one seen (a campaign
-    link, a search engine, another site); its ``channel_group``, ``source``, ``medium`` and
-    ``campaign`` are its first event's, Direct when that has none. Columns:
+    A visit ends after ``timeout`` of quiet (30 minutes, as GA4 counts
+    them); its ``channel_group``, ``source``, ``medium`` and ``campaign``
+    are those of the first event in it that came from somewhere (a campaign
+    link, a search engine, another site), Direct when none did. Columns:
     ``profile_id``, ``channel``, ``session_id``, ``started``, ``ended``,
     ``events``, ``page_views``, ``screen_views``, ``channel_group``,
     ``source``, ``medium``, ``campaign``, ``orders``, ``carted``,
@@ -174,15 +168,18 @@ def traffic(
     unit = _choice(period, _PERIODS, "$.period")
     seconds = _seconds(timeout, "$.timeout")
     database = _events(events, connection, *_SESSION_BY, "type")
-    query = f"""
+    return fetch(database, _traffic_sql(group, unit, f"({_sessions_sql(seconds)})"))
+
+
+def _traffic_sql(group: str, unit: str, visits: str) -> str:
+    return f"""
         SELECT date_trunc('{unit}', started)::DATE AS period, {group},
                count(*) AS sessions, count(DISTINCT profile_id) AS users,
                sum(page_views)::BIGINT AS page_views, sum(screen_views)::BIGINT AS screen_views,
                (sum(page_views) + sum(screen_views)) / count(*) AS views_per_session,
                avg((events = 1)::INT) AS bounce_rate
-        FROM ({_sessions_sql(seconds)}) GROUP BY ALL ORDER BY period, sessions DESC, {group}
+        FROM {visits} GROUP BY ALL ORDER BY period, sessions DESC, {group}
     """  # noqa: S608 - names checked against fixed lists
-    return fetch(database, query)
 
 
 def conversion_rates(
@@ -231,7 +228,11 @@ def conversion_rates(
         """  # noqa: S608 - constant names
         return fetch(database, query)
     database = _events(events, connection, *_SESSION_BY, "type")
-    query = f"""
+    return fetch(database, _conversion_sql(group, f"({_sessions_sql(seconds)})"))
+
+
+def _conversion_sql(group: str, visits: str) -> str:
+    return f"""
         SELECT {group}, n_sessions AS sessions, n_converting AS converting_sessions,
                n_converting / n_sessions AS session_rate, n_users AS users,
                n_converters AS converters, n_converters / n_users AS user_rate
@@ -239,10 +240,9 @@ def conversion_rates(
                      count(*) FILTER (WHERE orders > 0) AS n_converting,
                      count(DISTINCT profile_id) AS n_users,
                      count(DISTINCT profile_id) FILTER (WHERE orders > 0) AS n_converters
-              FROM ({_sessions_sql(seconds)}) GROUP BY {group})
+              FROM {visits} GROUP BY {group})
         ORDER BY sessions DESC, {group}
     """  # noqa: S608 - names checked against a fixed list
-    return fetch(database, query)
 
 
 def acquisition(
@@ -270,10 +270,14 @@ def acquisition(
     unit = _choice(period, _PERIODS, "$.period")
     seconds = _seconds(timeout, "$.timeout")
     database = _events(events, connection, *_SESSION_BY, "type")
-    query = f"""
+    return fetch(database, _acquisition_sql(group, unit, f"({_sessions_sql(seconds)})"))
+
+
+def _acquisition_sql(group: str, unit: str, visits: str) -> str:
+    return f"""
         WITH firsts AS (SELECT profile_id, arg_min({group}, started) AS {group},
                                min(started) AS started
-                        FROM ({_sessions_sql(seconds)}) GROUP BY profile_id),
+                        FROM {visits} GROUP BY profile_id),
              people AS (SELECT profile_id, min(timestamp) AS first_seen,
                                bool_or(event = '{_ORDER}') AS ordered
                         FROM events GROUP BY profile_id)
@@ -284,7 +288,6 @@ def acquisition(
         FROM people p LEFT JOIN firsts f USING (profile_id)
         GROUP BY ALL ORDER BY period, new_users DESC, {group}
     """  # noqa: S608 - names checked against fixed lists
-    return fetch(database, query)
 
 
 def order_kpis(events: object, *, by: object = None, connection: Any = None) -> Any:
@@ -428,8 +431,12 @@ def cart_abandonment(
     window = _seconds(within, "$.within")
     seconds = _seconds(timeout, "$.timeout")
     database = _events(events, connection, *_SESSION_BY, "type")
-    query = f"""
-        WITH visits AS ({_sessions_sql(seconds)}),
+    return fetch(database, _abandonment_sql(group, window, f"({_sessions_sql(seconds)})"))
+
+
+def _abandonment_sql(group: str, window: float, visits: str) -> str:
+    return f"""
+        WITH visits AS (SELECT * FROM {visits}),
              orders AS (SELECT profile_id, timestamp FROM events WHERE event = '{_ORDER}'),
              carts AS (
                 SELECT v.session_id, any_value(v.{group}) AS {group},
@@ -449,7 +456,6 @@ def cart_abandonment(
               FROM carts GROUP BY {group})
         ORDER BY carts DESC, {group}
     """  # noqa: S608 - names checked against fixed lists
-    return fetch(database, query)
 
 
 def survey_scores(events: object, *, connection: Any = None) -> Any:
@@ -492,7 +498,7 @@ def survey_scores(events: object, *, connection: Any = None) -> Any:
                 FROM answers GROUP BY survey)
         SELECT * FROM scored
         UNION ALL
-        SELECT 'loyalty_index', sum(responses), avg(score), 'Customer loyalty index'
+        SELECT 'loyalty_index', sum(responses)::BIGINT, avg(score), 'Customer loyalty index'
         FROM scored WHERE survey IN ('nps', 'repurchase', 'upsell')
         HAVING bool_or(survey = 'nps')
         ORDER BY survey
@@ -651,14 +657,18 @@ def kpi_suite(
     # One pass materializes the source (a file is read once) for every KPI.
     database.execute("CREATE OR REPLACE TEMP TABLE _suite AS SELECT * FROM _source")
     table = database.table("_suite")
+    _events(table, database, *_SESSION_BY, "type", "revenue", "currency")
+    # The visits are worked out once for the four KPIs that read them.
+    database.execute(f"CREATE OR REPLACE TEMP TABLE _visits AS {_sessions_sql(_HALF_HOUR)}")
+    day = _seconds(dt.timedelta(days=1), "$.within")
     return {
-        "traffic": traffic(table, connection=database),
-        "conversion_rates": conversion_rates(table, connection=database),
-        "acquisition": acquisition(table, connection=database),
+        "traffic": fetch(database, _traffic_sql("channel_group", "day", "_visits")),
+        "conversion_rates": fetch(database, _conversion_sql("channel_group", "_visits")),
+        "acquisition": fetch(database, _acquisition_sql("channel_group", "month", "_visits")),
         "orders": order_kpis(table, connection=database),
         "retention": cohort_retention(table, connection=database).frame,
         "churn": churn(table, connection=database),
-        "cart_abandonment": cart_abandonment(table, connection=database),
+        "cart_abandonment": fetch(database, _abandonment_sql("channel", day, "_visits")),
         "surveys": survey_scores(table, connection=database),
         "social": social_engagement(table, connection=database),
         "roi": roi(table, currency=currency, rates=rates, connection=database),
