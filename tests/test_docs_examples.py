@@ -25,6 +25,7 @@ CHECKED = [
     "guides/delivery.md",
     "guides/journeys.md",
     "guides/analytics.md",
+    "guides/experiments.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 
@@ -33,6 +34,13 @@ _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 def test_guide_examples_print_what_the_page_shows(page, tmp_path, monkeypatch):
     pytest.importorskip("duckdb")
     monkeypatch.chdir(tmp_path)  # an example that makes files makes them here
+    pandas = pytest.importorskip("pandas")
+    # A page may set pandas' display options for its own tables; they end with the page.
+    with pandas.option_context("display.precision", 6, "display.width", 80):
+        _run_page(page)
+
+
+def _run_page(page):
     namespace: dict[str, object] = {}
     blocks = _BLOCK.findall((DOCS / page).read_text(encoding="utf-8"))
     checked = 0

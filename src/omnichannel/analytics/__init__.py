@@ -18,6 +18,9 @@ show themselves in notebooks.
   values, over conversion paths.
 - Journeys: `funnel` (drop-off per step and channel), `journey_map`
   (stage transitions, channel hops, top paths, time to convert).
+- Experiments: `experiment` (conversion per arm, lift, z-test, probability
+  to beat control, sample-ratio mismatch) for message variants and journey
+  splits with holdouts (`assignments_from_enrollments`).
 
 Needs the ``analytics`` extra (``pip install 'omnichannel[analytics]'``:
 DuckDB, pandas, NumPy, SciPy, pyarrow); charts need the ``plots`` extra.
@@ -31,6 +34,11 @@ from omnichannel.analytics._result import Result
 
 if TYPE_CHECKING:
     from omnichannel.analytics._charts import funnel_chart, path_sankey, retention_heatmap
+    from omnichannel.analytics._experiments import (
+        ExperimentResult,
+        assignments_from_enrollments,
+        experiment,
+    )
     from omnichannel.analytics._funnels import Funnel, funnel
     from omnichannel.analytics._journey_map import STAGES, JourneyMap, journey_map
     from omnichannel.analytics._kpis import (
@@ -57,15 +65,18 @@ __all__ = [
     "SEND_EVENTS",
     "SOCIAL_EVENTS",
     "STAGES",
+    "ExperimentResult",
     "Funnel",
     "JourneyMap",
     "Result",
     "acquisition",
+    "assignments_from_enrollments",
     "cart_abandonment",
     "churn",
     "cohort_retention",
     "conversion_rates",
     "event_table",
+    "experiment",
     "funnel",
     "funnel_chart",
     "journey_map",
@@ -82,6 +93,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ExperimentResult": "_experiments",
+    "assignments_from_enrollments": "_experiments",
+    "experiment": "_experiments",
     "Funnel": "_funnels",
     "funnel": "_funnels",
     "STAGES": "_journey_map",
