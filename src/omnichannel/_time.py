@@ -36,6 +36,23 @@ def to_utc(value: dt.datetime, path: str = "$") -> pendulum.DateTime:
     )
 
 
+def later(at: pendulum.DateTime, seconds: float) -> pendulum.DateTime:
+    """``at`` plus ``seconds`` of elapsed time, still a pendulum DateTime.
+
+    In UTC (a fixed offset) elapsed and wall-clock time agree, and the
+    standard library's addition is about fifteen times faster than
+    pendulum's ``add``; another zone keeps pendulum's (DST-aware) arithmetic.
+
+    Examples:
+        >>> later(pendulum.datetime(2024, 3, 30, 12), 86_400)
+        DateTime(2024, 3, 31, 12, 0, 0, tzinfo=Timezone('UTC'))
+    """
+    if at.tzinfo is UTC:
+        added: pendulum.DateTime = dt.datetime.__add__(at, dt.timedelta(seconds=seconds))
+        return added
+    return at.add(seconds=seconds)
+
+
 def parse_instant(text: str, path: str = "$") -> dt.datetime:
     """Parse an ISO-8601 string to a stdlib UTC datetime; no offset is read as UTC.
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import attrs
 import pendulum
 
+from omnichannel._time import later
 from omnichannel.journeys._model import (
     EXIT,
     Branch,
@@ -470,7 +471,7 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
         if isinstance(step, WaitUntil):
             until = window_start(step, situation.profile.time_zone, due)
         else:
-            until = due.add(seconds=step.seconds if isinstance(step, Wait) else step.timeout)
+            until = later(due, step.seconds if isinstance(step, Wait) else step.timeout)
         if until > now:
             waiting_for = step.event if isinstance(step, WaitFor) else None
             return _wait(enrollment, until, waiting_for, visits=counted, updated_at=now), due
@@ -509,9 +510,7 @@ def _take(  # noqa: PLR0917 - internal: run()'s loop state
         share = bucket(journey.key, enrollment.profile_id, step.key)
         if share < step.holdout:
             commands.append(HeldBack(step=step.key, reason="holdout"))
-            held = _wait(
-                enrollment, due.add(seconds=step.hold), None, visits=counted, updated_at=now
-            )
+            held = _wait(enrollment, later(due, step.hold), None, visits=counted, updated_at=now)
             return held.evolve(group="holdout"), due
         point = (share - step.holdout) / (1 - step.holdout) * sum(p.weight for p in step.paths)
         chosen = step.paths[-1]
