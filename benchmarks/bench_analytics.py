@@ -58,7 +58,8 @@ COPY (
          WHEN r < 0.70 THEN 'Checkout Started' WHEN r < 0.715 THEN 'Order Completed'
          WHEN r < 0.82 THEN 'Email Delivered' WHEN r < 0.86 THEN 'Email Opened'
          WHEN r < 0.87 THEN 'Email Link Clicked' WHEN r < 0.90 THEN 'SMS Delivered'
-         WHEN r < 0.95 THEN 'Push Notification Received' WHEN r < 0.955 THEN 'Push Notification Tapped'
+         WHEN r < 0.95 THEN 'Push Notification Received'
+         WHEN r < 0.955 THEN 'Push Notification Tapped'
          WHEN r < 0.97 THEN 'Store Visited' WHEN r < 0.975 THEN 'Survey Answered'
          WHEN r < 0.978 THEN 'Product Shared' ELSE 'Application Opened' END AS event,
     CASE WHEN r < 0.30 THEN 'page' WHEN r < 0.42 THEN 'screen' ELSE 'track' END AS type,

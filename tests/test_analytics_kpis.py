@@ -546,3 +546,18 @@ def test_charts_draw_the_results():
     assert ["1. app", "2. web", "converted", "1. web"] == list(sankey.data[0].node.label)
     heat = retention_heatmap(cohort_retention(shop()))
     assert [[1.0, 0.5, 0.5]] == heat.data[0].z.tolist()
+
+
+def test_duckdb_relations_of_any_connection():
+    duckdb = pytest.importorskip("duckdb")
+    events = shop()
+    expected = order_kpis(events)
+    elsewhere = duckdb.connect()
+    elsewhere.register("shop_events", events)
+    # A relation of another connection than the one the KPI runs in.
+    pd.testing.assert_frame_equal(expected, order_kpis(elsewhere.table("shop_events")))
+    # The connection's own table named as the KPI's view: it is read as it is.
+    mine = duckdb.connect()
+    mine.register("events_frame", events)
+    mine.execute("CREATE TABLE events AS SELECT * FROM events_frame")
+    pd.testing.assert_frame_equal(expected, order_kpis(mine.table("events"), connection=mine))

@@ -26,6 +26,7 @@ CHECKED = [
     "guides/journeys.md",
     "guides/analytics.md",
     "guides/experiments.md",
+    "guides/attribution.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from omnichannel.analytics._result import Result
 
 if TYPE_CHECKING:
+    from omnichannel.analytics import attribution
     from omnichannel.analytics._charts import funnel_chart, path_sankey, retention_heatmap
     from omnichannel.analytics._experiments import (
         ExperimentResult,
@@ -71,6 +72,7 @@ __all__ = [
     "Result",
     "acquisition",
     "assignments_from_enrollments",
+    "attribution",
     "cart_abandonment",
     "churn",
     "cohort_retention",
@@ -134,6 +136,8 @@ def __getattr__(name: str) -> Any:
     # DuckDB, pandas and SciPy load only when an analysis asks for them.
     import importlib
 
+    if name == "attribution":
+        return importlib.import_module("omnichannel.analytics.attribution")
     if name in _LAZY:
         return getattr(importlib.import_module(f"omnichannel.analytics.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'omnichannel.analytics' has no attribute {name!r}")

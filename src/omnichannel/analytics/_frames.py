@@ -74,6 +74,12 @@ def register(database: Any, name: str, data: object, *, path: str) -> None:
         return
     duckdb = module("duckdb")
     if isinstance(data, duckdb.DuckDBPyRelation):
+        owner = getattr(data, "_con", database)  # DuckDB 2 says which connection made it
+        if owner is not database:
+            # A relation of another connection (``duckdb.sql(...)``): its view would live
+            # there, out of this connection's sight. Its rows come over through Arrow.
+            database.register(name, _arrow_of(data))
+            return
         if _is_table(database, name, data):
             return  # the connection's own table of that name: it already is the data
         data.create_view(name, replace=True)
@@ -86,6 +92,11 @@ def register(database: Any, name: str, data: object, *, path: str) -> None:
             f" or a Parquet or CSV path, not {type(data).__name__}",
         )
     database.register(name, data)
+
+
+def _arrow_of(relation: Any) -> Any:
+    reader = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return reader()
 
 
 def _is_table(database: Any, name: str, relation: Any) -> bool:
