@@ -27,6 +27,7 @@ CHECKED = [
     "guides/analytics.md",
     "guides/experiments.md",
     "guides/attribution.md",
+    "guides/customer-value.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

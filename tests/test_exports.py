@@ -94,6 +94,19 @@ PUBLIC = {
         "abandoned_cart", "birthday", "in_store_cart", "journeys", "messages", "onboarding",
         "post_purchase", "win_back",
     ],
+    "omnichannel.analytics": [
+        "EVENT_COLUMNS", "MESSAGE_CHANNELS", "SEND_EVENTS", "SOCIAL_EVENTS", "STAGES", "BetaGeo",
+        "ExperimentResult", "Funnel", "GammaGamma", "JourneyMap", "Result", "acquisition",
+        "assignments_from_enrollments", "attribution", "cart_abandonment", "cdnow_sample", "churn",
+        "cohort_retention", "conversion_rates", "customer_lifetime_value", "event_table",
+        "experiment", "funnel", "funnel_chart", "journey_map", "kpi_suite", "order_kpis",
+        "path_sankey", "retention_heatmap", "rfm_summary", "roi", "sessions", "social_engagement",
+        "survey_scores", "touch_of", "traffic",
+    ],
+    "omnichannel.analytics.attribution": [
+        "MODELS", "MarkovResult", "compare", "first_touch", "last_non_direct", "last_touch",
+        "linear", "markov", "paths_from_touchpoints", "position_based", "shapley", "time_decay",
+    ],
     "omnichannel.testing": [
         "SAMPLE_CHANNELS", "AdapterConformanceError", "channels", "check_adapter", "commerce",
         "consents", "events", "identities", "json_objects", "json_values", "line_items", "money",

@@ -12,7 +12,8 @@ show themselves in notebooks.
   `cohort_retention`, `churn`, `cart_abandonment`, `survey_scores`,
   `social_engagement`, `roi`, and `kpi_suite` for all of them at once.
 - Customer value: `rfm_summary` (the conventions of the ``lifetimes``
-  package), `BetaGeo` (BG/NBD), `GammaGamma` and `customer_lifetime_value`.
+  package), `BetaGeo` (BG/NBD), `GammaGamma` and `customer_lifetime_value`;
+  `cdnow_sample`, the CDNOW transactions the BG/NBD paper fits.
 - `attribution`: first/last touch, last non-direct, linear, time decay,
   position-based, exact Markov removal effects (order 1 to 4) and Shapley
   values, over conversion paths.
@@ -35,6 +36,8 @@ from omnichannel.analytics._result import Result
 if TYPE_CHECKING:
     from omnichannel.analytics import attribution
     from omnichannel.analytics._charts import funnel_chart, path_sankey, retention_heatmap
+    from omnichannel.analytics._clv import BetaGeo, GammaGamma, customer_lifetime_value
+    from omnichannel.analytics._datasets import cdnow_sample
     from omnichannel.analytics._experiments import (
         ExperimentResult,
         assignments_from_enrollments,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
         survey_scores,
         traffic,
     )
+    from omnichannel.analytics._rfm import rfm_summary
     from omnichannel.analytics._tables import EVENT_COLUMNS, MESSAGE_CHANNELS, event_table, touch_of
 
 __all__ = [
@@ -66,17 +70,21 @@ __all__ = [
     "SEND_EVENTS",
     "SOCIAL_EVENTS",
     "STAGES",
+    "BetaGeo",
     "ExperimentResult",
     "Funnel",
+    "GammaGamma",
     "JourneyMap",
     "Result",
     "acquisition",
     "assignments_from_enrollments",
     "attribution",
     "cart_abandonment",
+    "cdnow_sample",
     "churn",
     "cohort_retention",
     "conversion_rates",
+    "customer_lifetime_value",
     "event_table",
     "experiment",
     "funnel",
@@ -86,6 +94,7 @@ __all__ = [
     "order_kpis",
     "path_sankey",
     "retention_heatmap",
+    "rfm_summary",
     "roi",
     "sessions",
     "social_engagement",
@@ -95,6 +104,11 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BetaGeo": "_clv",
+    "GammaGamma": "_clv",
+    "customer_lifetime_value": "_clv",
+    "rfm_summary": "_rfm",
+    "cdnow_sample": "_datasets",
     "ExperimentResult": "_experiments",
     "assignments_from_enrollments": "_experiments",
     "experiment": "_experiments",

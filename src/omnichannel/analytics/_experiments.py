@@ -363,7 +363,7 @@ def _micros(window: object) -> int:
 
 def _nulls(database: Any, view: str, columns: Sequence[str], path: str) -> None:
     counts = ", ".join(f"count(*) FILTER (WHERE {quoted(c)} IS NULL)" for c in columns)
-    found = database.execute(f"SELECT {counts} FROM {quoted(view)}").fetchone()  # noqa: S608 - quoted names
+    found = database.execute(f"SELECT {counts} FROM {quoted(view)}").fetchall()[0]  # noqa: S608 - quoted names
     errors = [
         FieldError(path=f"{path}.{c}", code="null", message=f"{n} row(s) have no {c}")
         for c, n in zip(columns, found, strict=True)
@@ -399,7 +399,7 @@ def _outcomes(
     converted = f"CAST({quoted(_CONVERTED)} AS DOUBLE)"
     (odd,) = database.execute(
         f"SELECT count(*) FROM {_ASSIGNMENTS} WHERE {converted} NOT IN (0, 1)"  # noqa: S608 - constants
-    ).fetchone()
+    ).fetchall()[0]
     if odd:
         raise ValidationError.one(
             f"$.assignments.{_CONVERTED}", "out_of_range", f"{odd} row(s) are neither 0 nor 1"
@@ -484,7 +484,7 @@ def _per_arm(
     (excluded,) = database.execute(
         f"SELECT count(DISTINCT pid) FROM ({people}) WHERE arms > 1",  # noqa: S608 - ours
         arguments,
-    ).fetchone()
+    ).fetchall()[0]
     arms = [
         _Arm(
             name=name,

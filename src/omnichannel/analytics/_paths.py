@@ -411,7 +411,7 @@ def touch_table(database: Any, touchpoints: object, columns: TouchpointColumns) 
         FROM touch
         """,
         [columns.conversion_touches],
-    ).fetchone()
+    ).fetchall()[0]
     messages = [
         (columns.customer, "null", "rows have no customer"),
         (columns.timestamp, "null", "rows have no timestamp"),
@@ -522,7 +522,7 @@ def paths_from_touchpoints(
     glue = sep.strip() or sep
     bad = database.execute(
         "SELECT min(channel) FROM touch WHERE contains(channel, ?)", [glue]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if bad is not None:
         raise ValidationError.one(
             f"{_TOUCH_WHERE}.{columns.channel}",
@@ -548,7 +548,7 @@ def paths_from_touchpoints(
     ).df()
     if columns.value:
         frame["value"] = frame["value"].fillna(0.0)
-    missed = database.execute(_MISSED).fetchone()
+    missed = database.execute(_MISSED).fetchall()[0]
     frame.attrs["conversions_without_touches"] = int(missed[2])
     if columns.value:
         frame.attrs["value_without_touches"] = float(missed[3])
@@ -582,7 +582,7 @@ def decayed_credit(
         """,
         [half_life_us],
     ).df()
-    total, total_value, missed, missed_value = database.execute(_MISSED).fetchone()
+    total, total_value, missed, missed_value = database.execute(_MISSED).fetchall()[0]
     return frame, int(missed), float(missed_value), float(total), float(total_value)
 
 
