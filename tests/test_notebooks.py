@@ -42,3 +42,9 @@ def test_the_analytics_notebook_runs(tmp_path):
     assert len(charts) >= 3  # retention heatmap, funnel, Sankey
     tables = [d["text/html"] for d in shown if "text/html" in d]
     assert any("Journey map" in html for html in tables)
+    stdout = "".join(
+        o["text"] for cell in code for o in _outputs(cell, "stream") if o["name"] == "stdout"
+    )
+    # The BG/NBD fit on CDNOW gives the published parameters; the shop's short history is refused.
+    assert "{'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}" in stdout
+    assert "degenerate - bg/nbd" in stdout
