@@ -561,3 +561,23 @@ def test_duckdb_relations_of_any_connection():
     mine.register("events_frame", events)
     mine.execute("CREATE TABLE events AS SELECT * FROM events_frame")
     pd.testing.assert_frame_equal(expected, order_kpis(mine.table("events"), connection=mine))
+
+
+def test_html_report_holds_every_kpi_and_the_charts(tmp_path):
+    pytest.importorskip("plotly", reason="the report draws with plotly")
+    from omnichannel.analytics import html_report
+
+    target = tmp_path / "report.html"
+    page = html_report(shop(), target, title="Shop <Q1>", rates={"EUR": 1.1})
+    assert page == target.read_text(encoding="utf-8")
+    assert "<title>Shop &lt;Q1&gt;</title>" in page
+    assert "23 events, analysed by omnichannel." in page
+    assert page.count('class="plotly-graph-div"') == 3  # heatmap, funnel, Sankey
+    assert page.count("<h2>") == 7
+    assert "Cart abandonment" in page
+    with pytest.raises(ValidationError) as caught:
+        html_report(shop(), 42)
+    assert "$.path" == caught.value.errors[0].path
+    with pytest.raises(ValidationError) as caught:
+        html_report(shop(), title=" ")
+    assert "$.title" == caught.value.errors[0].path

@@ -19,6 +19,7 @@ show themselves in notebooks.
   values, over conversion paths.
 - Journeys: `funnel` (drop-off per step and channel), `journey_map`
   (stage transitions, channel hops, top paths, time to convert).
+- `html_report`: all of it on one self-contained HTML page, with charts.
 - Experiments: `experiment` (conversion per arm, lift, z-test, probability
   to beat control, sample-ratio mismatch) for message variants and journey
   splits with holdouts (`assignments_from_enrollments`).
@@ -61,11 +62,13 @@ if TYPE_CHECKING:
         survey_scores,
         traffic,
     )
+    from omnichannel.analytics._report import FUNNEL_STEPS, html_report
     from omnichannel.analytics._rfm import rfm_summary
     from omnichannel.analytics._tables import EVENT_COLUMNS, MESSAGE_CHANNELS, event_table, touch_of
 
 __all__ = [
     "EVENT_COLUMNS",
+    "FUNNEL_STEPS",
     "MESSAGE_CHANNELS",
     "SEND_EVENTS",
     "SOCIAL_EVENTS",
@@ -89,6 +92,7 @@ __all__ = [
     "experiment",
     "funnel",
     "funnel_chart",
+    "html_report",
     "journey_map",
     "kpi_suite",
     "order_kpis",
@@ -118,6 +122,8 @@ _LAZY = {
     "JourneyMap": "_journey_map",
     "journey_map": "_journey_map",
     "funnel_chart": "_charts",
+    "FUNNEL_STEPS": "_report",
+    "html_report": "_report",
     "path_sankey": "_charts",
     "retention_heatmap": "_charts",
     "EVENT_COLUMNS": "_tables",
