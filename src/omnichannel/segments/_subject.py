@@ -9,7 +9,7 @@ read the same values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from omnichannel._time import plain_utc
@@ -137,49 +137,6 @@ def _state(state: ProfileState[Any], identities: Iterable[Identity] | None) -> d
     }
 
 
-class _StateView(Mapping[str, Any]):
-    """A profile's ``state`` section, worked out when first read.
-
-    Many readers never look at it (a journey's branch on a trait, a segment
-    of traits only); working it out costs more than the rest of the subject.
-    """
-
-    __slots__ = ("_source", "_value")
-
-    def __init__(self, state: ProfileState[Any], identities: Iterable[Identity] | None) -> None:
-        self._source: tuple[ProfileState[Any], Iterable[Identity] | None] | None = (
-            state,
-            identities,
-        )
-        self._value: dict[str, Any] = {}
-
-    def _data(self) -> dict[str, Any]:
-        if self._source is not None:
-            self._value = _state(*self._source)
-            self._source = None
-        return self._value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data().get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data())
-
-    def __len__(self) -> int:
-        return len(self._data())
-
-    def __eq__(self, other: object) -> bool:
-        return self._data() == (other._data() if isinstance(other, _StateView) else other)
-
-    __hash__ = None  # type: ignore[assignment]  # a mapping, as dict
-
-    def __repr__(self) -> str:
-        return repr(self._data())
-
-
 def subject_of(
     profile_id: str,
     state: ProfileState[Any],
@@ -212,7 +169,7 @@ def subject_of(
         "profile_id": profile_id,
         "timezone": _time_zone(state),
         "traits": state.traits,
-        "state": _StateView(state, identities),
+        "state": _state(state, identities),
         "segments": segments,
     }
     if events is not None:
