@@ -34,3 +34,25 @@ except ValidationError as exc:
     paths: list[str] = [e.path for e in exc.errors]
 
 version: str = omnichannel.__version__
+
+# Analytics: the heavy libraries stay untyped behind the package; our own results are typed.
+from omnichannel import FitError  # noqa: E402 - grouped with their use
+from omnichannel.analytics import BetaGeo, ExperimentResult, Funnel, JourneyMap, Result  # noqa: E402
+from omnichannel.analytics import attribution as attribution_models  # noqa: E402
+
+
+def _analytics(events: object, paths: object) -> None:
+    retention: Result = omnichannel.analytics.cohort_retention(events)
+    steps: Funnel = omnichannel.analytics.funnel(events, ["Product Added", "Order Completed"])
+    journey: JourneyMap = omnichannel.analytics.journey_map(events)
+    markov: Result = attribution_models.markov(paths, order=2)
+    test: ExperimentResult = omnichannel.analytics.experiment(events)
+    winner: str | None = test.winner
+    try:
+        model: BetaGeo = BetaGeo.fit([1, 0], [10.0, 0.0], [20.0, 15.0])
+        alive: object = model.probability_alive(1, 10.0, 20.0)
+        del alive
+    except FitError as error:
+        code: str = error.code
+        del code
+    del retention, steps, journey, markov, winner
