@@ -122,3 +122,60 @@ def test_demo_lives_through_a_small_shop(tmp_path, capsys):
     assert "the same members as real time" in out
     assert "cart reminder to the cart abandoners" in out
     assert 2 == main(["demo", "--db", str(db), "--profiles", "0"])
+
+
+def _charts(page):
+    return page.count('class="plotly-graph-div"')
+
+
+def test_report_of_the_demo_store(tmp_path, capsys):
+    pytest.importorskip("duckdb")
+    pytest.importorskip("plotly", reason="the report draws with plotly")
+    db, page = tmp_path / "demo.db", tmp_path / "shop.html"
+    assert 0 == main(["demo", "--db", str(db), "--profiles", "30", "--days", "10"])
+    capsys.readouterr()
+    rates = ["--rate", "EUR=1.08", "--rate", "gbp=1.27"]
+    assert 0 == main(["report", str(db), "--out", str(page), "--title", "Demo shop", *rates])
+    assert f"wrote {page}\n" == capsys.readouterr().out
+    html = page.read_text(encoding="utf-8")
+    assert "<title>Demo shop</title>" in html
+    assert 3 == _charts(html)
+
+
+def test_report_of_segment_messages_and_of_an_event_table(tmp_path, capsys):
+    pytest.importorskip("duckdb")
+    pytest.importorskip("plotly", reason="the report draws with plotly")
+    from omnichannel.analytics import event_table
+    from omnichannel.datasets import synthetic_retail, write_jsonl
+    from omnichannel.engine import Engine
+    from omnichannel.store import MemoryStore
+
+    payloads = synthetic_retail(20, 10, 3)
+    lines = tmp_path / "shop.jsonl"
+    write_jsonl(payloads, lines)
+    assert 0 == main(["report", str(lines), "--out", str(tmp_path / "a.html")])
+    engine = Engine(MemoryStore())
+    engine.ingest_many(payloads)
+    table = tmp_path / "events.parquet"
+    event_table(engine).to_parquet(table)
+    assert 0 == main(["report", str(table), "--out", str(tmp_path / "b.html")])
+    first = (tmp_path / "a.html").read_text(encoding="utf-8")
+    second = (tmp_path / "b.html").read_text(encoding="utf-8")
+    assert first == second  # the same shop, the same page
+    capsys.readouterr()
+
+
+def test_report_refuses_what_it_cannot_read(tmp_path, capsys):
+    assert 2 == main(["report", str(tmp_path / "missing.db")])
+    assert "no such file" in capsys.readouterr().out
+    assert 2 == main(["report", str(tmp_path / "x.db"), "--rate", "EUR"])
+    assert "give CODE=RATE" in capsys.readouterr().out
+    pytest.importorskip("duckdb")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "track"}\n', encoding="utf-8")
+    assert 1 == main(["report", str(bad)])
+    assert "$[0].event" in capsys.readouterr().out
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database", encoding="utf-8")
+    assert 2 == main(["report", str(junk)])
+    assert "not an omnichannel store" in capsys.readouterr().out

@@ -3,7 +3,9 @@
 ``omnichannel validate FILE...`` reads Segment Spec messages (a JSON message,
 a JSON batch or JSON Lines) and reports every problem with its JSON path;
 ``omnichannel channel-group`` classifies a landing as GA4 does;
-``omnichannel demo`` lives through a synthetic shop on an SQLite file.
+``omnichannel demo`` lives through a synthetic shop on an SQLite file;
+``omnichannel report SOURCE`` writes the analytics of a store or an event
+file as one HTML page.
 
 .. versionadded:: 0.1.0
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -73,6 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=_demo)
+
+    report = commands.add_parser(
+        "report",
+        help="write the KPIs, funnel, retention and paths of a store or event file as HTML",
+        description="Analyse an SQLite store (.db), Segment messages (.json, .jsonl) or an event"
+        " table (.parquet, .csv) and write one self-contained HTML page with the charts."
+        " Needs the analytics and plots extras.",
+    )
+    report.add_argument("source", type=Path, metavar="SOURCE")
+    report.add_argument("--out", type=Path, default=Path("omnichannel-report.html"))
+    report.add_argument("--title", default="Omnichannel report")
+    report.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="CODE=RATE",
+        help="units of USD per unit of CODE, for revenue in other currencies (repeatable)",
+    )
+    report.set_defaults(run=_report)
     return parser
 
 
@@ -178,3 +200,62 @@ def _channel_group(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     out.write(f"{group}\n")
     return 0
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from omnichannel.errors import OmnichannelError
+
+    rates: dict[str, float] = {}
+    for given in args.rate:
+        code, _, rate = str(given).partition("=")
+        try:
+            rates[code.strip().upper()] = float(rate)
+        except ValueError:
+            out.write(f"--rate {given!r}: give CODE=RATE, such as EUR=1.08\n")
+            return 2
+    if not args.source.is_file():
+        out.write(f"{args.source}: no such file\n")
+        return 2
+    try:
+        from omnichannel.analytics import html_report
+
+        html_report(_report_events(args.source), args.out, title=args.title, rates=rates or None)
+    except ValidationError as exc:
+        out.write(f"{args.source}: {exc}\n")
+        return 1
+    except OmnichannelError as exc:  # the analytics or plots extra is missing; a store's error
+        out.write(f"{exc}\n")
+        return 2
+    except sqlite3.DatabaseError as exc:
+        out.write(f"{args.source}: not an omnichannel store ({exc})\n")
+        return 2
+    out.write(f"wrote {args.out}\n")
+    return 0
+
+
+def _report_events(source: Path) -> object:
+    """What ``source`` holds, as something `html_report` reads.
+
+    An event table file (Parquet, CSV) is read as it is; Segment messages
+    are ingested into an Engine in memory, and a store file opened, for
+    their events by resolved person (`event_table`).
+    """
+    if source.suffix.lower() in (".parquet", ".csv"):
+        return source
+    from omnichannel.analytics import event_table
+    from omnichannel.engine import Engine
+
+    if source.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        from omnichannel.store import MemoryStore
+
+        engine = Engine(MemoryStore())
+        for _, text in _messages(source):
+            if _is_batch(text):
+                found = json.loads(text)
+                engine.ingest_many(found if isinstance(found, list) else found["batch"])
+            else:
+                engine.ingest_many([text])
+        return event_table(engine)
+    from omnichannel.store import SQLiteStore
+
+    return event_table(Engine(SQLiteStore(source)))

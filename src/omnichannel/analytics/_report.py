@@ -83,7 +83,10 @@ def html_report(
         f"<p>{_count(database):,} events, analysed by omnichannel.</p>",
     ]
     for number, chart in enumerate(charts):  # plotly's script once, with the first chart
-        parts.append(chart.to_html(full_html=False, include_plotlyjs=number == 0))
+        parts.append(
+            # Fixed ids (plotly draws random ones): the same events give the same page.
+            chart.to_html(full_html=False, include_plotlyjs=number == 0, div_id=f"chart-{number}")
+        )
     for key, heading in _SECTIONS:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.append(kpis[key].to_html(index=False, float_format=lambda x: f"{x:,.3f}"))
