@@ -726,3 +726,21 @@ def test_echo_plugin_is_not_installed_here():
     """The running environment was left alone: only the subprocesses saw the plugin."""
     assert "echo" not in Registry.discover().names()
     assert importlib.util.find_spec("omnichannel_echo") is None
+
+
+def test_the_adapters_command_lists_and_checks_plugins(faulty_plugins, capsys):
+    """`omnichannel adapters` lists every declared adapter; --check names the faulty ones."""
+    from omnichannel.cli import main
+
+    assert 0 == main(["adapters"])
+    listed = capsys.readouterr().out
+    assert "broken-import-plugin 1.0" in listed
+    assert "omnichannel.channels.email:SmtpAdapter" in listed
+    assert 1 == main(["adapters", "--check"])
+    checked = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "FAILED [import]" in checked["broken"]
+    assert "needs libfax" in checked["broken"]
+    assert "FAILED [protocol]" in checked["capless"]
+    assert " ok  email " in checked["smtp"]
+    total = len(faulty_plugins.names())
+    assert f"{total - 3} of {total} adapters load" in "\n".join(checked.values())

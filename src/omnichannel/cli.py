@@ -5,7 +5,8 @@ a JSON batch or JSON Lines) and reports every problem with its JSON path;
 ``omnichannel channel-group`` classifies a landing as GA4 does;
 ``omnichannel demo`` lives through a synthetic shop on an SQLite file;
 ``omnichannel report SOURCE`` writes the analytics of a store or an event
-file as one HTML page.
+file as one HTML page; ``omnichannel adapters`` lists the channel adapter
+plugins installed (``--check`` loads each and says which fail, and why).
 
 .. versionadded:: 0.1.0
 """
@@ -95,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
         help="units of USD per unit of CODE, for revenue in other currencies (repeatable)",
     )
     report.set_defaults(run=_report)
+
+    adapters = commands.add_parser(
+        "adapters",
+        help="list the channel adapter plugins installed (entry points)",
+        description="List every channel adapter declared by an installed package, with where it"
+        " comes from. With --check, import each one and check it keeps the adapter protocol.",
+    )
+    adapters.add_argument(
+        "--check", action="store_true", help="load each adapter; exit 1 if any fails"
+    )
+    adapters.set_defaults(run=_adapters)
     return parser
 
 
@@ -259,3 +271,27 @@ def _report_events(source: Path) -> object:
     from omnichannel.store import SQLiteStore
 
     return event_table(Engine(SQLiteStore(source)))
+
+
+def _adapters(args: argparse.Namespace, out: TextIO) -> int:
+    from omnichannel.channels import Registry
+    from omnichannel.errors import PluginError
+
+    registry = Registry.discover()
+    origins = registry.describe()
+    width = max((len(name) for name in origins), default=0)
+    failed = 0
+    for name, origin in origins.items():
+        if not args.check:
+            out.write(f"{name:<{width}}  {origin}\n")
+            continue
+        try:
+            channel = registry.load(name).channel
+        except PluginError as exc:
+            failed += 1
+            out.write(f"{name:<{width}}  FAILED [{exc.code}] {exc}\n")
+            continue
+        out.write(f"{name:<{width}}  ok  {channel:<10} {origin}\n")
+    if args.check:
+        out.write(f"{len(origins) - failed} of {len(origins)} adapters load\n")
+    return 1 if failed else 0
