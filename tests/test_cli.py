@@ -179,3 +179,34 @@ def test_report_refuses_what_it_cannot_read(tmp_path, capsys):
     junk.write_text("not a database", encoding="utf-8")
     assert 2 == main(["report", str(junk)])
     assert "not an omnichannel store" in capsys.readouterr().out
+
+
+def test_ingest_loads_messages_into_a_store_and_reports_the_refused(tmp_path, capsys):
+    from omnichannel.datasets import synthetic_retail, write_jsonl
+    from omnichannel.engine import Engine
+    from omnichannel.store import MemoryStore, SQLiteStore
+
+    payloads = synthetic_retail(15, 5, 2)
+    good = tmp_path / "shop.jsonl"
+    write_jsonl(payloads, good)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "track", "userId": "u1"}\n', encoding="utf-8")
+    db = tmp_path / "shop.db"
+    assert 1 == main(["ingest", str(good), str(bad), "--db", str(db), "--batch", "100"])
+    out = capsys.readouterr().out
+    assert f"{bad}:1: $.event" in out
+    store = SQLiteStore(db)
+    try:
+        expected = Engine(MemoryStore())
+        expected.ingest_many(payloads)
+        wanted = sorted(expected.store.profile_ids())
+        assert wanted == sorted(store.profile_ids())
+    finally:
+        store.close()
+    assert (
+        f"{db}: {len(payloads)} event(s) ingested, 1 rejected message(s); {len(wanted)} profile(s) in the store\n"
+        in out
+    )
+    assert 0 == main(["ingest", str(good), "--db", str(tmp_path / "again.db")])
+    assert 2 == main(["ingest", str(tmp_path / "missing.jsonl")])
+    assert 2 == main(["ingest", str(good), "--batch", "0"])
