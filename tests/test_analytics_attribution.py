@@ -657,24 +657,6 @@ def test_compare_puts_models_side_by_side():
     assert value["markov_2"].sum() == pytest.approx(155.0)
 
 
-def test_the_public_names_are_pinned():
-    """The module's public names."""
-    assert [
-        "MODELS",
-        "MarkovResult",
-        "compare",
-        "first_touch",
-        "last_non_direct",
-        "last_touch",
-        "linear",
-        "markov",
-        "paths_from_touchpoints",
-        "position_based",
-        "shapley",
-        "time_decay",
-    ] == attribution.__all__
-
-
 # --- validation ----------------------------------------------------------------------------
 
 GOOD = table(HAND)

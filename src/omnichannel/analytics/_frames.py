@@ -8,6 +8,7 @@ so ``import omnichannel`` stays cheap.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
 from collections.abc import Iterable
@@ -16,7 +17,23 @@ from typing import Any
 
 from omnichannel.errors import FieldError, OmnichannelError, ValidationError
 
-__all__ = ["columns_of", "connect", "fetch", "module", "quoted", "register", "require_columns"]
+__all__ = [
+    "PERIODS",
+    "choice",
+    "columns_of",
+    "connect",
+    "events_view",
+    "fetch",
+    "module",
+    "period_step",
+    "positive_seconds",
+    "quoted",
+    "register",
+    "require_columns",
+]
+
+#: The periods reports are cut into (DuckDB's ``date_trunc`` units).
+PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 def module(name: str) -> Any:
@@ -148,3 +165,37 @@ def require_columns(
 def quoted(name: str) -> str:
     """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def events_view(events: object, connection: Any, *columns: str) -> Any:
+    """A connection (``connection`` or a new one) where ``events`` is the view ``events``.
+
+    Raises:
+        ValidationError: ``events`` is no table, or lacks ``profile_id``,
+            ``event``, ``timestamp`` or one of ``columns`` (at ``$.events``).
+    """
+    database = connect(connection)
+    register(database, "events", events, path="$.events")
+    require_columns(
+        database, "events", ("profile_id", "event", "timestamp", *columns), path="$.events"
+    )
+    return database
+
+
+def choice(value: object, allowed: tuple[str, ...], path: str) -> str:
+    """``value`` when it is one of ``allowed``; else a `ValidationError` at ``path``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError.one(path, "invalid", f"must be one of {', '.join(allowed)}")
+    return value
+
+
+def positive_seconds(value: object, path: str) -> float:
+    """The seconds of a positive timedelta; else a `ValidationError` at ``path``."""
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ValidationError.one(path, "invalid", "must be a positive timedelta")
+    return value.total_seconds()
+
+
+def period_step(period: str) -> str:
+    """One ``period`` of `PERIODS` as a DuckDB interval (a quarter is three months)."""
+    return "INTERVAL 3 MONTH" if period == "quarter" else f"INTERVAL 1 {period}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from omnichannel.analytics._frames import connect, fetch, module, register, require_columns
+from omnichannel.analytics._frames import events_view, fetch, module, positive_seconds
 from omnichannel.analytics._result import Result
 from omnichannel.errors import ValidationError
 
@@ -107,14 +107,8 @@ def funnel(
     .. versionadded:: 0.1.0
     """
     names = _steps(steps)
-    if not isinstance(within, dt.timedelta) or within <= dt.timedelta(0):
-        raise ValidationError.one("$.within", "invalid", "must be a positive timedelta")
-    database = connect(connection)
-    register(database, "events", events, path="$.events")
-    require_columns(
-        database, "events", ("profile_id", "event", "timestamp", "channel"), path="$.events"
-    )
-    seconds = within.total_seconds()
+    seconds = positive_seconds(within, "$.within")
+    database = events_view(events, connection, "channel")
     parts = [
         """s1 AS (SELECT profile_id, arg_min(channel, timestamp) AS channel,
                         min(timestamp) AS t, min(timestamp) AS entered
@@ -171,7 +165,10 @@ def funnel(
     pains = pains.sort_values(["left", "left_rate", "step"], ascending=[False, False, True])
     database.execute("DROP TABLE _reached")
     return Funnel(
-        steps=frame, by_channel=by_channel, pain_points=pains.reset_index(drop=True), within=within
+        steps=frame,
+        by_channel=by_channel,
+        pain_points=pains.reset_index(drop=True),
+        within=dt.timedelta(seconds=seconds),
     )
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import attrs
 
-from omnichannel.analytics._frames import connect, fetch, register, require_columns
+from omnichannel.analytics._frames import (
+    PERIODS,
+    choice,
+    events_view,
+    fetch,
+    period_step,
+    positive_seconds,
+)
 from omnichannel.analytics._result import Result
 from omnichannel.errors import ValidationError
 
@@ -15,7 +22,6 @@ __all__ = ["STAGES", "JourneyMap", "journey_map"]
 
 #: Lifecycle stages, in order: no order yet, one order, two or more, and an order too long ago.
 STAGES = ("prospect", "new customer", "repeat customer", "lapsed")
-_PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 @attrs.frozen(kw_only=True)
@@ -92,15 +98,9 @@ def journey_map(
     """
     if not isinstance(conversion, str) or not conversion:
         raise ValidationError.one("$.conversion", "type", "must be an event name")
-    if not isinstance(period, str) or period not in _PERIODS:
-        raise ValidationError.one("$.period", "invalid", f"must be one of {', '.join(_PERIODS)}")
-    if not isinstance(lapse, dt.timedelta) or lapse <= dt.timedelta(0):
-        raise ValidationError.one("$.lapse", "invalid", "must be a positive timedelta")
-    database = connect(connection)
-    register(database, "events", events, path="$.events")
-    require_columns(
-        database, "events", ("profile_id", "event", "timestamp", "channel"), path="$.events"
-    )
+    unit = choice(period, PERIODS, "$.period")
+    lapsed_after = positive_seconds(lapse, "$.lapse")
+    database = events_view(events, connection, "channel")
     database.execute(
         """
         CREATE OR REPLACE TEMP TABLE _firsts AS
@@ -162,16 +162,16 @@ def journey_map(
         f"""
         CREATE OR REPLACE TEMP TABLE _stages AS
         WITH periods AS (
-            SELECT unnest(range(date_trunc('{period}', min(timestamp)),
+            SELECT unnest(range(date_trunc('{unit}', min(timestamp)),
                                 max(timestamp) + INTERVAL 1 MICROSECOND,
-                                {_step(period)})) AS start FROM events),
-             bounds AS (SELECT start, start + {_step(period)} AS stop FROM periods),
+                                {period_step(unit)})) AS start FROM events),
+             bounds AS (SELECT start, start + {period_step(unit)} AS stop FROM periods),
              people AS (SELECT profile_id, min(timestamp) AS first_seen FROM events
                         GROUP BY profile_id),
              orders AS (SELECT profile_id, timestamp FROM events WHERE event = ?)
         SELECT b.start::DATE AS period, p.profile_id,
                CASE WHEN count(o.timestamp) = 0 THEN 'prospect'
-                    WHEN epoch(b.stop) - epoch(max(o.timestamp)) > {lapse.total_seconds()}
+                    WHEN epoch(b.stop) - epoch(max(o.timestamp)) > {lapsed_after}
                       THEN 'lapsed'
                     WHEN count(o.timestamp) = 1 THEN 'new customer'
                     ELSE 'repeat customer' END AS stage
@@ -213,7 +213,3 @@ def journey_map(
         time_to_convert=timing,
         figures=figures,
     )
-
-
-def _step(period: str) -> str:
-    return "INTERVAL 3 MONTH" if period == "quarter" else f"INTERVAL 1 {period}"

@@ -14,7 +14,17 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from omnichannel.analytics._frames import connect, fetch, register, require_columns
+from omnichannel.analytics._frames import (
+    PERIODS,
+    choice,
+    connect,
+    events_view,
+    fetch,
+    period_step,
+    positive_seconds,
+    register,
+    require_columns,
+)
 from omnichannel.analytics._result import Result
 from omnichannel.errors import ValidationError
 from omnichannel.personalization import DEFAULT_COSTS
@@ -54,30 +64,7 @@ SOCIAL_EVENTS = (
 )
 _ORDER = "Order Completed"
 _HALF_HOUR = 1800.0
-_PERIODS = ("day", "week", "month", "quarter", "year")
 _SESSION_BY = ("channel", "channel_group", "source", "medium", "campaign")
-_ORDER_BY = ("channel", "currency")
-
-
-def _events(events: object, connection: Any, *columns: str) -> Any:
-    database = connect(connection)
-    register(database, "events", events, path="$.events")
-    require_columns(
-        database, "events", ("profile_id", "event", "timestamp", *columns), path="$.events"
-    )
-    return database
-
-
-def _choice(value: object, allowed: tuple[str, ...], path: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValidationError.one(path, "invalid", f"must be one of {', '.join(allowed)}")
-    return value
-
-
-def _seconds(value: object, path: str) -> float:
-    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValidationError.one(path, "invalid", "must be a positive timedelta")
-    return value.total_seconds()
 
 
 def _sessions_sql(timeout: float) -> str:
@@ -139,8 +126,8 @@ def sessions(
 
     .. versionadded:: 0.1.0
     """
-    seconds = _seconds(timeout, "$.timeout")
-    database = _events(events, connection, *_SESSION_BY, "type")
+    seconds = positive_seconds(timeout, "$.timeout")
+    database = events_view(events, connection, *_SESSION_BY, "type")
     query = f"SELECT * EXCLUDE (visit) FROM ({_sessions_sql(seconds)}) ORDER BY started, session_id"  # noqa: S608 - built from constants
     return fetch(database, query)
 
@@ -164,10 +151,10 @@ def traffic(
 
     .. versionadded:: 0.1.0
     """
-    group = _choice(by, _SESSION_BY, "$.by")
-    unit = _choice(period, _PERIODS, "$.period")
-    seconds = _seconds(timeout, "$.timeout")
-    database = _events(events, connection, *_SESSION_BY, "type")
+    group = choice(by, _SESSION_BY, "$.by")
+    unit = choice(period, PERIODS, "$.period")
+    seconds = positive_seconds(timeout, "$.timeout")
+    database = events_view(events, connection, *_SESSION_BY, "type")
     return fetch(database, _traffic_sql(group, unit, f"({_sessions_sql(seconds)})"))
 
 
@@ -208,12 +195,12 @@ def conversion_rates(
 
     .. versionadded:: 0.1.0
     """
-    group = _choice(by, (*_SESSION_BY, "segment"), "$.by")
-    seconds = _seconds(timeout, "$.timeout")
+    group = choice(by, (*_SESSION_BY, "segment"), "$.by")
+    seconds = positive_seconds(timeout, "$.timeout")
     if group == "segment":
         if segments is None:
             raise ValidationError.one("$.segments", "required", "by='segment' needs segments")
-        database = _events(events, connection)
+        database = events_view(events, connection)
         register(database, "segments", segments, path="$.segments")
         require_columns(database, "segments", ("profile_id", "segment"), path="$.segments")
         query = f"""
@@ -227,7 +214,7 @@ def conversion_rates(
             ORDER BY members DESC, segment
         """  # noqa: S608 - constant names
         return fetch(database, query)
-    database = _events(events, connection, *_SESSION_BY, "type")
+    database = events_view(events, connection, *_SESSION_BY, "type")
     return fetch(database, _conversion_sql(group, f"({_sessions_sql(seconds)})"))
 
 
@@ -266,10 +253,10 @@ def acquisition(
 
     .. versionadded:: 0.1.0
     """
-    group = _choice(by, _SESSION_BY, "$.by")
-    unit = _choice(period, _PERIODS, "$.period")
-    seconds = _seconds(timeout, "$.timeout")
-    database = _events(events, connection, *_SESSION_BY, "type")
+    group = choice(by, _SESSION_BY, "$.by")
+    unit = choice(period, PERIODS, "$.period")
+    seconds = positive_seconds(timeout, "$.timeout")
+    database = events_view(events, connection, *_SESSION_BY, "type")
     return fetch(database, _acquisition_sql(group, unit, f"({_sessions_sql(seconds)})"))
 
 
@@ -306,8 +293,8 @@ def order_kpis(events: object, *, by: object = None, connection: Any = None) -> 
     .. versionadded:: 0.1.0
     """
     if by is not None:
-        _choice(by, ("channel",), "$.by")
-    database = _events(events, connection, "revenue", "currency", "channel")
+        choice(by, ("channel",), "$.by")
+    database = events_view(events, connection, "revenue", "currency", "channel")
     keys = "currency" if by is None else "currency, channel"
     query = f"""
         WITH orders AS (SELECT profile_id, channel, currency, revenue FROM events
@@ -340,14 +327,14 @@ def cohort_retention(events: object, *, period: object = "month", connection: An
 
     .. versionadded:: 0.1.0
     """
-    unit = _choice(period, _PERIODS, "$.period")
-    database = _events(events, connection)
+    unit = choice(period, PERIODS, "$.period")
+    database = events_view(events, connection)
     query = f"""
         WITH active AS (SELECT DISTINCT profile_id, date_trunc('{unit}', timestamp)::DATE AS p
                         FROM events WHERE event = '{_ORDER}'),
              cohorts AS (SELECT profile_id, min(p) AS cohort FROM active GROUP BY profile_id),
              sizes AS (SELECT cohort, count(*) AS size FROM cohorts GROUP BY cohort)
-        SELECT c.cohort, {_offset(unit, "c.cohort", "a.p")} AS since, s.size,
+        SELECT c.cohort, datediff('{unit}', c.cohort, a.p) AS since, s.size,
                count(*) / s.size AS retention
         FROM active a JOIN cohorts c USING (profile_id) JOIN sizes s USING (cohort)
         GROUP BY c.cohort, since, s.size ORDER BY c.cohort, since
@@ -367,12 +354,6 @@ def cohort_retention(events: object, *, period: object = "month", connection: An
     )
 
 
-def _offset(unit: str, start: str, end: str) -> str:
-    if unit == "week":
-        return f"datediff('week', {start}, {end})"
-    return f"datediff('{unit}', {start}, {end})"
-
-
 def churn(events: object, *, period: object = "month", connection: Any = None) -> Any:
     """Customer churn per period: who bought in one period and not in the next.
 
@@ -386,9 +367,9 @@ def churn(events: object, *, period: object = "month", connection: Any = None) -
 
     .. versionadded:: 0.1.0
     """
-    unit = _choice(period, _PERIODS, "$.period")
-    database = _events(events, connection)
-    step = f"INTERVAL 1 {unit}" if unit != "quarter" else "INTERVAL 3 month"
+    unit = choice(period, PERIODS, "$.period")
+    database = events_view(events, connection)
+    step = period_step(unit)
     query = f"""
         WITH active AS (SELECT DISTINCT profile_id, date_trunc('{unit}', timestamp)::DATE AS p
                         FROM events WHERE event = '{_ORDER}'),
@@ -427,10 +408,10 @@ def cart_abandonment(
 
     .. versionadded:: 0.1.0
     """
-    group = _choice(by, ("channel", "channel_group"), "$.by")
-    window = _seconds(within, "$.within")
-    seconds = _seconds(timeout, "$.timeout")
-    database = _events(events, connection, *_SESSION_BY, "type")
+    group = choice(by, ("channel", "channel_group"), "$.by")
+    window = positive_seconds(within, "$.within")
+    seconds = positive_seconds(timeout, "$.timeout")
+    database = events_view(events, connection, *_SESSION_BY, "type")
     return fetch(database, _abandonment_sql(group, window, f"({_sessions_sql(seconds)})"))
 
 
@@ -479,7 +460,7 @@ def survey_scores(events: object, *, connection: Any = None) -> Any:
 
     .. versionadded:: 0.1.0
     """
-    database = _events(events, connection, "survey", "score")
+    database = events_view(events, connection, "survey", "score")
     query = """
         WITH answers AS (SELECT survey, score FROM events
                          WHERE event = 'Survey Answered' AND survey IS NOT NULL
@@ -524,7 +505,7 @@ def social_engagement(
         raise ValidationError.one("$.names", "type", "must be a list of event names")
     if not all(isinstance(n, str) for n in names):
         raise ValidationError.one("$.names", "type", "must be a list of event names")
-    database = _events(events, connection, "properties")
+    database = events_view(events, connection, "properties")
     query = """
         SELECT event,
                coalesce(json_extract_string(properties, '$.share_via'),
@@ -584,14 +565,14 @@ def roi(
 
     .. versionadded:: 0.1.0
     """
-    group = _choice(by, ("channel", "campaign"), "$.by")
-    window = _seconds(lookback, "$.lookback")
+    group = choice(by, ("channel", "campaign"), "$.by")
+    window = positive_seconds(lookback, "$.lookback")
     target, table = _rates(rates, currency)
     if not isinstance(costs, Mapping) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in costs.values()
     ):
         raise ValidationError.one("$.costs", "type", "must map channels to costs per send (>= 0)")
-    database = _events(events, connection, "channel", "campaign", "revenue", "currency")
+    database = events_view(events, connection, "channel", "campaign", "revenue", "currency")
     database.execute("CREATE OR REPLACE TEMP TABLE _costs (channel VARCHAR, cost DOUBLE)")
     database.executemany(
         "INSERT INTO _costs VALUES (?, ?)", [[k, float(v)] for k, v in costs.items()]
@@ -657,10 +638,10 @@ def kpi_suite(
     # One pass materializes the source (a file is read once) for every KPI.
     database.execute("CREATE OR REPLACE TEMP TABLE _suite AS SELECT * FROM _source")
     table = database.table("_suite")
-    _events(table, database, *_SESSION_BY, "type", "revenue", "currency")
+    events_view(table, database, *_SESSION_BY, "type", "revenue", "currency")
     # The visits are worked out once for the four KPIs that read them.
     database.execute(f"CREATE OR REPLACE TEMP TABLE _visits AS {_sessions_sql(_HALF_HOUR)}")
-    day = _seconds(dt.timedelta(days=1), "$.within")
+    day = positive_seconds(dt.timedelta(days=1), "$.within")
     return {
         "traffic": fetch(database, _traffic_sql("channel_group", "day", "_visits")),
         "conversion_rates": fetch(database, _conversion_sql("channel_group", "_visits")),

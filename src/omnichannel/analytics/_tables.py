@@ -188,8 +188,11 @@ def event_table(source: object) -> Any:
     rows = [r for r in _rows(_checked(people)) if r[3] in _ACTIONS]
     rows.sort(key=lambda row: (row[4], row[1]))
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in EVENT_COLUMNS]
-    types = {"timestamp": pa.timestamp("us", tz="UTC"), "revenue": pa.float64()}
-    types["score"] = pa.float64()
+    types = {
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "revenue": pa.float64(),
+        "score": pa.float64(),
+    }
     arrays = [
         pa.array(list(values), type=types.get(name, pa.string()))
         for name, values in zip(EVENT_COLUMNS, columns, strict=True)
