@@ -8,8 +8,8 @@ import pytest
 
 PUBLIC = {
     "omnichannel": [
-        "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Event", "EventType",
-        "FieldError", "FitError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
+        "AsyncEngine", "Channel", "Commerce", "Consent", "ConsentStatus", "Converter", "Engine", "Event",
+        "EventType", "FieldError", "FitError", "Identity", "IdentityKind", "LineItem", "Money", "OmnichannelError",
         "PluginError", "Profile", "RuleError", "StoreError", "TemplateError", "ValidationError",
         "converter"
     ],
@@ -49,7 +49,7 @@ PUBLIC = {
         "EventFilter", "EventHistory", "Exists", "Expr", "Field", "FollowedBy", "IfElse",
         "InSegment", "LocalPart", "Not", "OneOf", "Predicate", "Recency", "Rule", "Schema", "Substr", "Text", "Truthy",
         "Value", "Window", "check_rule", "compile_rule", "days", "did", "did_not", "dump_rule",
-        "field", "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local",
+        "field", "from_jsonlogic", "hours", "in_segment", "jsonlogic_apply", "load_rule", "local", "parse_rule",
         "prop", "state", "to_jsonlogic", "to_sql", "trait", "truthy", "when",
     ],
     "omnichannel.delivery": [
@@ -76,7 +76,11 @@ PUBLIC = {
         "Loyalty", "Order", "Orders", "ProfileState", "Reducer", "advance", "build_profile",
         "canonical_key", "fold", "with_reducers",
     ],
-    "omnichannel.engine": ["Committing", "Engine", "Erasure", "Explanation", "IngestResult"],
+    "omnichannel.engine": [
+        "DEFAULT_PATH", "AsyncEngine", "Committing", "Engine", "EngineCore", "Erasure",
+        "Explanation", "IngestResult", "Outbound", "Tick",
+    ],
+    "omnichannel.config": ["LIBRARY", "load_config", "read_rule"],
     "omnichannel.clock": ["Clock", "FixedClock", "SystemClock"],
     "omnichannel.store": [
         "OUTBOX_OPEN", "EnrollmentRow", "IdentityRow", "MemoryStore", "OutboxRow", "ProfileRow",

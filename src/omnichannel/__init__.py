@@ -37,14 +37,18 @@ from omnichannel.models import (
 )
 
 if TYPE_CHECKING:
+    from omnichannel.engine import AsyncEngine, Engine
+
     __version__: str
 
 __all__ = [
+    "AsyncEngine",
     "Channel",
     "Commerce",
     "Consent",
     "ConsentStatus",
     "Converter",
+    "Engine",
     "Event",
     "EventType",
     "FieldError",
@@ -65,6 +69,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    # The Engine brings the store, delivery and journeys: imported when first asked for.
+    if name in ("Engine", "AsyncEngine"):
+        from omnichannel import engine
+
+        return getattr(engine, name)
     # The version comes from package metadata, read only when someone asks.
     if name == "__version__":
         from importlib.metadata import version

@@ -21,7 +21,7 @@ from omnichannel.models import Event, EventType
 from omnichannel.segments._subject import event_name
 
 if TYPE_CHECKING:
-    from omnichannel.engine import Engine
+    from omnichannel._core import EngineCore
 
 __all__ = ["EVENT_COLUMNS", "MESSAGE_CHANNELS", "event_table", "touch_of"]
 
@@ -224,7 +224,7 @@ def _checked(people: Iterable[object]) -> Iterator[tuple[str, Iterable[Event]]]:
         yield pair[0], events
 
 
-def _engine_people(engine: Engine | Any) -> Iterator[tuple[str, list[Event]]]:
+def _engine_people(engine: EngineCore | Any) -> Iterator[tuple[str, list[Event]]]:
     store = engine.store
     for profile_id in store.profile_ids():
         with store.transaction() as tx:

@@ -21,7 +21,14 @@ from omnichannel._convert import converter
 from omnichannel.channels._adapter import Capabilities, Envelope, Receipt
 from omnichannel.channels._url import parse_adapter_url
 
-__all__ = ["ANY_CHANNEL", "ConsoleAdapter", "FileAdapter", "RecordingAdapter", "envelope_json"]
+__all__ = [
+    "ANY_CHANNEL",
+    "ConsoleAdapter",
+    "FileAdapter",
+    "RecordingAdapter",
+    "envelope_json",
+    "readable",
+]
 
 #: The ``channel`` of an adapter that takes every channel.
 ANY_CHANNEL = "any"
@@ -107,10 +114,46 @@ class ConsoleAdapter:
         """Nothing to close."""
 
 
-class FileAdapter:
-    """Append each message as one JSON line to a file (an outbox to read or replay).
+def readable(envelope: Envelope) -> str:
+    """An envelope as a person reads it: a few headers, a blank line, then the content.
 
-    From a URL: ``file:///var/spool/omnichannel/outbox.jsonl``.
+    An e-mail shows its subject and text, an SMS its body, a push its
+    title and body; anything else its JSON.
+
+    .. versionadded:: 0.1.0
+    """
+    content = envelope.content
+    headers = [
+        f"Channel: {envelope.channel}",
+        f"To: {envelope.to}",
+        f"Message: {envelope.message}",
+        f"Profile: {envelope.profile_id}",
+        *(f"{key.title()}: {value}" for key, value in sorted(envelope.metadata.items())),
+    ]
+    parts = [
+        f"{label}: {value}" if label else str(value)
+        for label, field in (
+            ("Subject", "subject"),
+            ("From", "sender"),
+            ("Title", "title"),
+            ("", "text"),
+            ("", "body"),
+        )
+        if isinstance(value := getattr(content, field, None), str) and value
+    ]
+    if not parts:
+        parts = [json.dumps(envelope_json(envelope)["content"], indent=2, default=str)]
+    return "\n".join(headers) + "\n\n" + "\n".join(parts) + "\n"
+
+
+class FileAdapter:
+    """Write each message to a file outbox: JSON lines, or one readable file per message.
+
+    A path to a file gets one JSON line per message appended (an outbox to
+    read or replay). A path to a folder (one that exists, or one written
+    with a trailing ``/``) gets one text file per message, named by the
+    outbox row, to open and read (`readable`). From a URL:
+    ``file:///var/spool/omnichannel/outbox.jsonl`` or ``file:///tmp/outbox/``.
 
     .. versionadded:: 0.1.0
     """
@@ -120,15 +163,22 @@ class FileAdapter:
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000)
 
     def __init__(self, path: str | Path) -> None:
+        self.folder = str(path).endswith(("/", "\\")) or Path(path).is_dir()
         self.path = Path(path)
 
     @classmethod
     def from_url(cls, url: str) -> FileAdapter:
-        """``file:///absolute/path.jsonl``."""
+        """``file:///absolute/path.jsonl`` or ``file:///absolute/folder/``."""
         return cls(parse_adapter_url(url, "file").path)
 
     async def send(self, batch: Sequence[Envelope]) -> Sequence[Receipt]:
-        """Append every envelope as a JSON line, flushed before the receipts are given."""
+        """Write every envelope, flushed before the receipts are given."""
+        if self.folder:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for e in batch:
+                # The outbox id is unique and stable: a retried send rewrites its own file.
+                (self.path / f"{e.channel}-{e.id}.txt").write_text(readable(e), encoding="utf-8")
+            return [Receipt.sent(f"file-{e.id}") for e in batch]
         lines = "".join(
             json.dumps(envelope_json(e), ensure_ascii=False, sort_keys=True) + "\n" for e in batch
         )

@@ -13,6 +13,7 @@ takes them over; a row that was ``sending`` comes back flagged
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import os
 import random
@@ -23,6 +24,7 @@ from typing import Any
 import attrs
 import pendulum
 
+from omnichannel._core import EngineCore
 from omnichannel._time import to_utc
 from omnichannel.channels import Adapter, Envelope, Outcome, Receipt
 from omnichannel.channels.local import ANY_CHANNEL
@@ -35,7 +37,6 @@ from omnichannel.delivery._outbox import (
     outcome_event,
 )
 from omnichannel.delivery._policy import Action, Policy, SentRecord, Verdict, check_dispatch
-from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
 from omnichannel.models import Event, Identity, Profile
 from omnichannel.models._check import positive_seconds, whole
@@ -164,7 +165,7 @@ class Delivery:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineCore,
         adapters: Mapping[str, Adapter] | None = None,
         *,
         policy: Policy | None = None,
@@ -406,7 +407,13 @@ class Delivery:
 
     def relay_sync(self, *, rounds: int | None = None) -> RelayReport:
         """`relay` for synchronous callers (a script, a notebook cell)."""
-        return asyncio.run(self.relay(rounds=rounds))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.relay(rounds=rounds))
+        # This thread runs an event loop already (a Jupyter kernel): relay on a loop of its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as helper:
+            return helper.submit(asyncio.run, self.relay(rounds=rounds)).result()
 
     async def relay_once(self) -> RelayReport:
         """One round: claim, check, send, record (see the module docstring)."""

@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 import pendulum
 
+from omnichannel._core import EngineCore
 from omnichannel.channels.local import RecordingAdapter
 from omnichannel.clock import FixedClock
 from omnichannel.delivery import Delivery, Policy
-from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
 from omnichannel.ingest import parse_segment
 from omnichannel.journeys._machine import Enrollment
@@ -146,7 +146,7 @@ def replay(
     start = parsed[0].timestamp if parsed else (until or pendulum.now("UTC"))
     end = until or (parsed[-1].timestamp.add(days=7) if parsed else start)
     clock = FixedClock(start)
-    engine = Engine(MemoryStore(), clock=clock, segments=segments)
+    engine = EngineCore(MemoryStore(), clock=clock, segments=segments)
     recorder = RecordingAdapter()
     channels = {c for m in listed for c in m.channels} | {"ads"}
     delivery = Delivery(

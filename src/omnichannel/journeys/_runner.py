@@ -46,8 +46,8 @@ from omnichannel.segments import subject_of
 from omnichannel.store import EnrollmentRow, Transaction
 
 if TYPE_CHECKING:
+    from omnichannel._core import Committing, EngineCore
     from omnichannel.delivery import Delivery
-    from omnichannel.engine import Committing, Engine
 
 __all__ = ["JourneyRunner", "StepRecord", "TickReport"]
 
@@ -118,7 +118,7 @@ class JourneyRunner:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineCore,
         delivery: Delivery,
         journeys: Iterable[Journey],
         messages: Iterable[Message] | Mapping[str, Message],

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from omnichannel.rules._jsonform import dump_rule, load_rule
 from omnichannel.rules._jsonlogic import jsonlogic_apply, truthy
 from omnichannel.rules._jsonlogic_bridge import from_jsonlogic, to_jsonlogic
+from omnichannel.rules._parse import parse_rule
 from omnichannel.rules._python import EventHistory, Predicate, compile_rule
 from omnichannel.rules._schema import Schema, check_rule
 from omnichannel.rules._tree import (
@@ -128,6 +129,7 @@ __all__ = [
     "jsonlogic_apply",
     "load_rule",
     "local",
+    "parse_rule",
     "prop",
     "state",
     "to_jsonlogic",
