@@ -63,7 +63,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: live through a synthetic shop on an SQLite file (README's first command)."""
-    session.install(".[batch]")
+    """The main job: a month of a synthetic shop on an SQLite file (README's first command)."""
+    session.install(".[demo]")
     session.chdir(session.create_tmp())
     session.run("omnichannel", "demo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,17 +112,39 @@ def test_validate_tells_batches_from_messages_by_structure(tmp_path, capsys):
 
 
 def test_demo_lives_through_a_small_shop(tmp_path, capsys):
-    """The demo ingests a synthetic shop into SQLite, keeps segments and agrees with batch SQL."""
+    """The demo runs the shop on SQLite: segments, journeys with sends, batch SQL, analytics."""
     pytest.importorskip("duckdb")
-    db = tmp_path / "demo.db"
-    assert 0 == main(["demo", "--db", str(db), "--profiles", "40", "--days", "14"])
-    out = capsys.readouterr().out
-    assert db.is_file()
-    assert "profiles after identity resolution" in out
-    assert "customers" in out
-    assert "the same members as real time" in out
-    assert "cart reminder to the cart abandoners" in out
-    assert 2 == main(["demo", "--db", str(db), "--profiles", "0"])
+    pytest.importorskip("plotly", reason="the demo's report draws with plotly")
+    out = tmp_path / "demo"
+    assert 0 == main(["demo", "--out", str(out), "--profiles", "60", "--days", "14", "--plain"])
+    text = capsys.readouterr().out
+    assert (out / "shop.db").is_file()
+    assert "people after identity resolution" in text
+    assert "cart-abandoners" in text
+    assert "the same members as real time" in text
+    assert re.search(r"Abandoned cart\s+\d+\s+\d+/\d+ = \d+%\s+\d+/\d+ = \d+%", text)
+    assert "Channel attribution of the orders" in text
+    assert "markov" in text
+    assert "Top KPIs of the month" in text
+    assert f"The HTML report with its charts: {out / 'report.html'}" in text
+    assert 3 == _charts((out / "report.html").read_text(encoding="utf-8"))
+    # Every message the journeys sent is a readable file in the outbox, named in the report.
+    sent = int(re.search(r"([\d,]+) messages in ", text).group(1).replace(",", ""))
+    files = sorted((out / "outbox").iterdir())
+    assert sent == len(files) > 0
+    assert files[0].read_text(encoding="utf-8").startswith("Channel: ")
+    assert 2 == main(["demo", "--out", str(out), "--profiles", "0"])
+
+
+def test_the_demo_shows_rich_tables_and_a_progress_bar(tmp_path, capsys):
+    pytest.importorskip("rich")
+    pytest.importorskip("duckdb")
+    pytest.importorskip("plotly", reason="the demo's report draws with plotly")
+    assert 0 == main(["demo", "--out", str(tmp_path), "--profiles", "20", "--days", "3"])
+    text = capsys.readouterr().out
+    assert "living through 3 days" in text
+    assert "100%" in text
+    assert "┃ segment" in text  # a rich table's header
 
 
 def _charts(page):
@@ -131,8 +154,10 @@ def _charts(page):
 def test_report_of_the_demo_store(tmp_path, capsys):
     pytest.importorskip("duckdb")
     pytest.importorskip("plotly", reason="the report draws with plotly")
-    db, page = tmp_path / "demo.db", tmp_path / "shop.html"
-    assert 0 == main(["demo", "--db", str(db), "--profiles", "30", "--days", "10"])
+    db, page = tmp_path / "shop.db", tmp_path / "shop.html"
+    assert 0 == main(
+        ["demo", "--out", str(tmp_path), "--profiles", "30", "--days", "10", "--plain"]
+    )
     capsys.readouterr()
     rates = ["--rate", "EUR=1.08", "--rate", "gbp=1.27"]
     assert 0 == main(["report", str(db), "--out", str(page), "--title", "Demo shop", *rates])

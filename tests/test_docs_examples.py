@@ -28,6 +28,17 @@ CHECKED = [
     "guides/experiments.md",
     "guides/attribution.md",
     "guides/customer-value.md",
+    "concepts/event.md",
+    "concepts/rule.md",
+    "concepts/segment.md",
+    "concepts/journey.md",
+    "concepts/message.md",
+    "concepts/delivery.md",
+    "how-to/abandoned-cart.md",
+    "how-to/onboarding.md",
+    "how-to/birthday.md",
+    "how-to/gdpr.md",
+    "how-to/warehouse-segments.md",
 ]
 _BLOCK = re.compile(r"```(python|text)\n(.*?)```", re.DOTALL)
 

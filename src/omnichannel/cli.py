@@ -70,14 +70,23 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="live through a synthetic shop on an SQLite file and show the segments kept",
-        description="Simulate a shop's customers across channels, ingest their events day by"
-        " day into an SQLite file, keep segments current, and compare with batch SQL.",
+        help="a month of a synthetic shop: segments, journeys, sends, attribution, KPIs",
+        description="Simulate a shop's customers across channels and live through it on an"
+        " SQLite file: ingest their events hour by hour, keep segments current, run the"
+        " ready-made journeys and deliver their messages to a file outbox; then print the"
+        " segments, journey conversions against the holdout, channel attribution and KPIs,"
+        " and write an HTML report (install omnichannel[demo] for all of it).",
     )
-    demo.add_argument("--db", type=Path, default=Path("omnichannel-demo.db"), help="(replaced)")
-    demo.add_argument("--profiles", type=int, default=300)
-    demo.add_argument("--days", type=int, default=60)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--profiles", type=int, default=1000, help="shoppers (default 1000)")
+    demo.add_argument("--days", type=int, default=30, help="days simulated (default 30)")
+    demo.add_argument("--seed", type=int, default=7, help="the same seed, the same shop")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("omnichannel-demo"),
+        help="folder for shop.db, outbox/ and report.html (replaced; default omnichannel-demo)",
+    )
+    demo.add_argument("--plain", action="store_true", help="plain text, no colours or bars")
     demo.set_defaults(run=_demo)
 
     report = commands.add_parser(
@@ -219,7 +228,14 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.profiles < 1 or args.days < 1:
         out.write("--profiles and --days must be at least 1\n")
         return 2
-    return run_demo(args.db, profiles=args.profiles, days=args.days, seed=args.seed, out=out)
+    return run_demo(
+        args.out,
+        profiles=args.profiles,
+        days=args.days,
+        seed=args.seed,
+        out=out,
+        fancy=False if args.plain else None,
+    )
 
 
 def _channel_group(args: argparse.Namespace, out: TextIO) -> int:
