@@ -395,3 +395,17 @@ def test_the_config_example_in_the_module_docstring_reads() -> None:
         m.key for m in options["messages"]
     }
     assert all(isinstance(s, Segment) for s in options["segments"])
+
+
+def test_the_host_apps_guide_config_reads() -> None:
+    """The TOML file the integration guide shows is a valid config."""
+    import re
+
+    import tomllib
+
+    guide = Path(__file__).parent.parent / "docs" / "guides" / "host-apps.md"
+    block = re.search(r"```toml\n(.*?)```", guide.read_text(encoding="utf-8"), re.DOTALL)
+    assert block is not None
+    options = load_config(tomllib.loads(block.group(1)) | {"store": "memory"})
+    assert [s.key for s in options["segments"]] == ["buyers", "lapsed"]
+    assert [j.key for j in options["journeys"]] == ["abandoned-cart", "onboarding"]
