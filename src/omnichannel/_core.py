@@ -328,9 +328,16 @@ class EngineCore:
         """Ingest one event (a Segment Spec payload or an `Event`) in one transaction.
 
         Raises:
-            ValidationError: the payload is invalid; nothing was stored.
+            ValidationError: the payload is invalid (paths rooted at it:
+                ``$.properties``); nothing was stored.
         """
-        return self.ingest_many([payload])[0]
+        try:
+            return self.ingest_many([payload])[0]
+        except ValidationError as error:
+            # ingest_many numbers its payloads ($[0].properties); here there was one.
+            raise ValidationError(
+                attrs.evolve(e, path="$" + e.path.removeprefix("$[0]")) for e in error.errors
+            ) from None
 
     def ingest_many(
         self, payloads: Iterable[Event | Mapping[str, Any] | str | bytes]

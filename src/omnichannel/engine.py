@@ -43,6 +43,7 @@ from omnichannel._core import (
 from omnichannel._time import format_timestamp, to_utc
 from omnichannel.channels import Adapter, Registry
 from omnichannel.clock import Clock
+from omnichannel.config import load_config
 from omnichannel.delivery import Delivery, Policy, RelayReport, SendRequest
 from omnichannel.errors import PluginError, ValidationError
 from omnichannel.identity import IdentityRules
@@ -249,8 +250,6 @@ class Engine(EngineCore):
             ValidationError: every problem in the file, each with its path
                 (``$.segments.lapsed.rule``).
         """
-        from omnichannel.config import load_config
-
         return cls(**load_config(source), clock=clock)
 
     # --- the Segment Spec calls ---------------------------------------------------------
@@ -265,13 +264,7 @@ class Engine(EngineCore):
             if isinstance(timestamp, str)
             else format_timestamp(to_utc(timestamp, "$.timestamp"))
         )
-        try:
-            return self.ingest(payload)
-        except ValidationError as error:
-            # ingest numbers its payloads ($[0].properties); this call had one, with named fields.
-            raise ValidationError(
-                attrs.evolve(e, path="$" + e.path.removeprefix("$[0]")) for e in error.errors
-            ) from None
+        return self.ingest(payload)
 
     def track(
         self,
@@ -544,17 +537,21 @@ class AsyncEngine:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, store: Store | str | Path | None = None, **options: Any) -> None:
-        self.sync = Engine(store, **options)
+    def __init__(
+        self,
+        store: Store | str | Path | None = None,
+        *,
+        engine: Engine | None = None,
+        **options: Any,
+    ) -> None:
+        #: The Engine whose brain this one shares.
+        self.sync = engine if engine is not None else Engine(store, **options)
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "omnichannel-engine")
 
     @classmethod
     def wrap(cls, engine: Engine) -> AsyncEngine:
         """An AsyncEngine over an existing `Engine` (its store, clock and wiring)."""
-        self = cls.__new__(cls)
-        self.sync = engine
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, "omnichannel-engine")
-        return self
+        return cls(engine=engine)
 
     @classmethod
     def from_config(
