@@ -8,7 +8,10 @@ a JSON batch or JSON Lines) and reports every problem with its JSON path;
 file as one HTML page; ``omnichannel adapters`` lists the channel adapter
 plugins installed (``--check`` loads each and says which fail, and why);
 ``omnichannel ingest FILE... --db STORE`` loads Segment messages into an
-SQLite store, reporting those it refuses.
+SQLite store, reporting those it refuses; ``omnichannel segments
+list|preview|evaluate`` shows the segments of a TOML config or a built-in
+family, previews a rule over a store's profiles, and evaluates every segment
+(in-process or as SQL on DuckDB) against the memberships stored.
 
 .. versionadded:: 0.1.0
 """
@@ -16,16 +19,26 @@ SQLite store, reporting those it refuses.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+import attrs
+import pendulum
 
 from omnichannel.errors import ValidationError
 from omnichannel.models import Event
+
+if TYPE_CHECKING:
+    from omnichannel.engine import EngineCore
+    from omnichannel.segments import Segment
+    from omnichannel.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    status: int = args.run(args, sys.stdout)
+    try:
+        status: int = args.run(args, sys.stdout)
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     return status
 
 
@@ -130,7 +147,64 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--db", type=Path, default=Path("omnichannel.db"), help="the store")
     ingest.add_argument("--batch", type=int, default=500, help="messages per transaction")
     ingest.set_defaults(run=_ingest)
+    _segments_parser(commands)
     return parser
+
+
+def _segments_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    segments = commands.add_parser(
+        "segments",
+        help="list, preview and evaluate segments over a store",
+        description="Segments of a TOML config (--config) and the built-in families (--family)"
+        " over the profiles of an SQLite store. Nothing is written unless evaluate --save.",
+    )
+    actions = segments.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list",
+        help="the segments defined, with their rules",
+        description="Print each segment's key, name and rule, as the rule language writes it.",
+    )
+    preview = actions.add_parser(
+        "preview",
+        help="how many profiles a rule or segment would hold, and a few of them",
+        description="Evaluate one rule in-process over every profile of the store, without"
+        " storing anything. RULE is a segment key (of --config or --family), rule text such as"
+        " 'state(\"orders\") >= 2', or JSON (the rule's JSON form, or JsonLogic).",
+    )
+    preview.add_argument("rule", metavar="RULE")
+    preview.add_argument("--sample", type=int, default=10, help="member ids shown (default 10)")
+    preview.add_argument("--why", action="store_true", help="explain the verdict for the sample")
+    evaluate = actions.add_parser(
+        "evaluate",
+        help="every segment over every profile: sizes, and what changed since stored",
+        description="Evaluate every segment over every profile from scratch, in-process or"
+        " (--sql) as SQL on DuckDB, print each segment's size against the memberships stored,"
+        " and with --save store the new memberships (as Engine.backfill does).",
+    )
+    evaluate.add_argument(
+        "--sql", action="store_true", help="run the rules as SQL on DuckDB (the batch extra)"
+    )
+    evaluate.add_argument("--save", action="store_true", help="store the memberships found")
+    for action in (listing, preview, evaluate):
+        action.add_argument("--config", type=Path, help="a TOML config: its segments and store")
+        action.add_argument(
+            "--family",
+            action="append",
+            default=[],
+            choices=sorted(_FAMILIES),
+            help="a built-in segment family (repeatable)",
+        )
+        action.add_argument(
+            "--db", type=Path, help="the store (default: the config's, else omnichannel.db)"
+        )
+        action.add_argument(
+            "--now",
+            type=_instant,
+            help="evaluate as at this ISO-8601 instant (default: now)",
+        )
+    listing.set_defaults(run=_segments_list)
+    preview.set_defaults(run=_segments_preview)
+    evaluate.set_defaults(run=_segments_evaluate)
 
 
 def _version() -> str:
@@ -365,3 +439,242 @@ def _ingest(args: argparse.Namespace, out: TextIO) -> int:
         f" {profiles} profile(s) in the store\n"
     )
     return 1 if bad else 0
+
+
+# --- omnichannel segments -----------------------------------------------------------------
+
+#: The built-in families `segments --family` names; RFM's cut points come from the profiles.
+_FAMILIES = ("channel", "demographic", "lifecycle", "rfm")
+
+
+def _instant(text: str) -> dt.datetime:
+    """An ``--now`` value: ISO-8601, naive read as UTC."""
+    try:
+        found = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 instant") from None
+    return found if found.tzinfo is not None else found.replace(tzinfo=dt.timezone.utc)
+
+
+class _RefusedError(Exception):
+    """A segments command cannot go on; the message says why (exit status 2)."""
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    from omnichannel.config import load_config
+
+    if args.config is None:
+        return {}
+    if not args.config.is_file():
+        raise _RefusedError(f"{args.config}: no such file")
+    try:
+        return load_config(args.config)
+    except ValidationError as exc:
+        problems = "".join(f"\n  {error}" for error in exc.errors)
+        raise _RefusedError(f"{args.config}:{problems}") from None
+
+
+def _families(
+    names: Sequence[str], subjects: Callable[[], list[tuple[str, dict[str, Any]]]], now: dt.datetime
+) -> list[Segment]:
+    from omnichannel import segments
+
+    found: list[Segment] = []
+    for name in dict.fromkeys(names):
+        if name == "rfm":
+            try:
+                found.extend(segments.rfm_segments(segments.rfm_thresholds(subjects(), now)))
+            except ValidationError as exc:
+                raise _RefusedError(f"--family rfm: {exc.errors[0].message}") from None
+        else:
+            found.extend(getattr(segments, f"{name}_segments")())
+    return found
+
+
+def _open_store(args: argparse.Namespace, config: Mapping[str, Any]) -> Store:
+    """The store of ``--db``, else the config's, else ``omnichannel.db``; it must exist."""
+    from omnichannel.store import SQLiteStore
+
+    given = config.get("store")
+    if args.db is None and given is not None and not isinstance(given, str):
+        return cast("Store", given)  # "memory": an empty store, as the config says
+    path = args.db or Path(given or "omnichannel.db")
+    if not path.is_file():
+        raise _RefusedError(
+            f"{path}: no such store (omnichannel ingest FILE --db {path} makes one)"
+        )
+    try:
+        return SQLiteStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise _RefusedError(f"{path}: not an omnichannel store ({exc})") from None
+
+
+@attrs.define
+class _Scope:
+    """What a segments command works on.
+
+    The store's engine (opened on first need), the segments defined, the
+    instant, and the profiles as rules read them (loaded once).
+    """
+
+    args: argparse.Namespace
+    config: dict[str, Any]
+    now: dt.datetime
+    segments: list[Segment] = attrs.field(factory=list)
+    _engine: EngineCore | None = None
+    _subjects: list[tuple[str, dict[str, Any]]] | None = None
+
+    @property
+    def engine(self) -> EngineCore:
+        if self._engine is None:
+            from omnichannel.engine import EngineCore
+
+            self._engine = EngineCore(_open_store(self.args, self.config))
+        return self._engine
+
+    def subjects(self) -> list[tuple[str, dict[str, Any]]]:
+        if self._subjects is None:
+            self._subjects = list(self.engine.subjects())
+        return self._subjects
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+def _segments_command(
+    run: Callable[[_Scope, TextIO], int],
+) -> Callable[[argparse.Namespace, TextIO], int]:
+    """Read the config and define the segments, then ``run``; report refusals; close the store."""
+
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        from omnichannel.errors import OmnichannelError
+
+        now = getattr(args, "now", None) or dt.datetime.now(dt.timezone.utc)
+        scope = None
+        try:
+            scope = _Scope(args, _config(args), now)
+            scope.segments = [
+                *scope.config.get("segments", ()),
+                *_families(args.family, scope.subjects, now),
+            ]
+            return run(scope, out)
+        except _RefusedError as exc:
+            out.write(f"{exc}\n")
+            return 2
+        except OmnichannelError as exc:
+            out.write(f"{exc}\n")
+            return 1
+        finally:
+            if scope is not None:
+                scope.close()
+
+    return command
+
+
+@_segments_command
+def _segments_list(scope: _Scope, out: TextIO) -> int:
+    if not scope.segments:
+        out.write("no segments: give --config FILE or --family NAME\n")
+        return 0
+    width = max(len(segment.key) for segment in scope.segments)
+    out.writelines(
+        f"{segment.key:<{width}}  {segment.name}\n{'':<{width}}  {segment.rule}\n"
+        for segment in scope.segments
+    )
+    out.write(f"{len(scope.segments)} segment(s)\n")
+    return 0
+
+
+def _rule_given(text: str, defined: Sequence[Segment]) -> Segment:
+    """A defined segment's key, or a rule as text, its JSON form or JsonLogic."""
+    from omnichannel.config import read_rule
+
+    for segment in defined:
+        if segment.key == text:
+            return segment
+    value: object = text
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise _RefusedError(f"RULE is not JSON: {exc}") from None
+    from omnichannel.segments import Segment
+
+    return Segment(key="preview", name="the rule given", rule=read_rule(value))
+
+
+@_segments_command
+def _segments_preview(scope: _Scope, out: TextIO) -> int:
+    from omnichannel.segments import explain, preview
+
+    if scope.args.sample < 0:
+        raise _RefusedError("--sample must be at least 0")
+    segment = _rule_given(scope.args.rule, scope.segments)
+    subjects = scope.subjects()
+    found = preview(segment, subjects, scope.now, sample=scope.args.sample)
+    out.write(f"{segment.rule}\n{found} as at {scope.now.isoformat()}\n")
+    documents = dict(subjects) if scope.args.why else {}
+    for profile_id in found.sample:
+        out.write(f"  {profile_id}\n")
+        if profile_id in documents:
+            verdict = str(explain(segment.rule, documents[profile_id], scope.now))
+            out.writelines(f"      {line}\n" for line in verdict.splitlines())
+    return 0
+
+
+@_segments_command
+def _segments_evaluate(scope: _Scope, out: TextIO) -> int:
+    from omnichannel.segments import Segmentation
+
+    if not scope.segments:
+        raise _RefusedError("no segments to evaluate: give --config FILE or --family NAME")
+    segmentation = Segmentation(scope.segments)
+    subjects = scope.subjects()
+    found: Mapping[str, Collection[str]]
+    if scope.args.sql:
+        from omnichannel.segments import batch_members, observed_schema
+
+        found = batch_members(
+            segmentation, schema=observed_schema(subjects), now=scope.now, subjects=subjects
+        )
+    else:
+        found = segmentation.evaluate_all(subjects, scope.now)
+    engine = scope.engine
+    with engine.store.transaction() as tx:
+        stored = {s.key: set(tx.segment_members(s.key)) for s in segmentation.segments}
+    rows = [("segment", "name", "members", "share", "stored", "entered", "left")]
+    for segment in segmentation.segments:
+        members, before = set(found[segment.key]), stored[segment.key]
+        share = len(members) / len(subjects) if subjects else 0.0
+        rows.append(
+            (
+                segment.key,
+                segment.name,
+                str(len(members)),
+                f"{share:.1%}",
+                str(len(before)),
+                f"+{len(members - before)}",
+                f"-{len(before - members)}",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            cell.ljust(width) if column < 2 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    how = "as SQL on DuckDB" if scope.args.sql else "in-process"
+    out.write(f"{len(subjects)} profile(s), evaluated {how} as at {scope.now.isoformat()}\n")
+    if scope.args.save:
+        from omnichannel.engine import EngineCore
+
+        saving = EngineCore(engine.store, segments=segmentation)
+        changes = saving.backfill(pendulum.instance(scope.now))
+        entered = sum(1 for change in changes if change.entered)
+        out.write(
+            f"saved: {entered} entered, {len(changes) - entered} left"
+            " (memberships of segments not given were removed)\n"
+        )
+    return 0

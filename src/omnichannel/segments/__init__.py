@@ -4,7 +4,8 @@
 what a rule depends on (so an event re-evaluates only the segments it can
 affect) and `next_change` says when a rule's answer can change with no new
 data (so memberships are re-evaluated when due, not recomputed nightly).
-`subject_of` is the document rules read for a profile. The `Engine` runs it
+`subject_of` is the document rules read for a profile (`observed_schema`
+types a population of them for SQL). The `Engine` runs it
 all on every ingest and on `Engine.refresh`; `batch_members` runs every
 segment in SQL on DuckDB. Built-in families: `lifecycle_segments`,
 `rfm_segments`, `channel_segments`, `demographic_segments`.
@@ -33,6 +34,7 @@ from omnichannel.segments._segment import Segment, define_segments
 from omnichannel.segments._subject import (
     STATE_FIELDS,
     event_doc,
+    observed_schema,
     subject_events,
     subject_of,
     subject_schema,
@@ -61,6 +63,7 @@ __all__ = [
     "family_schema",
     "lifecycle_segments",
     "next_change",
+    "observed_schema",
     "preview",
     "reads",
     "rfm_segments",

@@ -9,14 +9,17 @@ read the same values.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from omnichannel._time import plain_utc
 from omnichannel.models import Event, EventType, Identity
 from omnichannel.models._names import Channel
 from omnichannel.models._profile import _known_zone
-from omnichannel.rules._python import EventHistory
+from omnichannel.rules._python import EventHistory, as_date, as_instant
 from omnichannel.rules._schema import Schema
 from omnichannel.state import Orders, ProfileState
 
@@ -214,6 +217,97 @@ class EventDocs:
         doc = event_doc(event)
         self._docs[id(event)] = (event, doc)
         return doc
+
+
+def observed_schema(subjects: Iterable[tuple[str, Mapping[str, Any]]]) -> Schema:
+    """The `Schema` of ``subjects`` as they are, for running rules over them in SQL.
+
+    Every trait and event property the subjects hold is typed by its values
+    (``bool``, ``integer``, ``number``, ``instant``, ``date``; strings that
+    are all ISO dates are ``date``, all ISO instants ``instant``, else
+    ``text``; nested objects by their dotted paths; lists are left out), as
+    are the channels, currencies and consents they carry. A field holding
+    several kinds takes the commonest (``integer`` and ``number`` make
+    ``number``); the values of another kind read as NULL in SQL, and the
+    Python engine finds them false alike. A rule reading a field no subject
+    has is refused by the SQL engine: give `subject_schema` its type.
+
+    Examples:
+        >>> people = [("p1", {"traits": {"country": "DE", "age": 41, "born": "1983-02-01"}})]
+        >>> schema = observed_schema(people)
+        >>> [schema.fields[f"traits.{name}"] for name in ("country", "age", "born")]
+        ['text', 'integer', 'date']
+
+    .. versionadded:: 0.1.0
+    """
+    traits: dict[str, Counter[str]] = {}
+    properties: dict[str, Counter[str]] = {}
+    channels: set[str] = set()
+    currencies: set[str] = set()
+    consents: set[str] = set()
+    for _, subject in subjects:
+        _observe(subject.get("traits") or {}, "", traits)
+        state = subject.get("state") or {}
+        channels.update(state.get("channels") or ())
+        currencies.update(state.get("revenue") or ())
+        for purpose, scopes in (state.get("consent") or {}).items():
+            consents.update(f"state.consent.{purpose}.{scope}" for scope in scopes)
+        for event in subject.get("events") or ():
+            _observe(event.get("properties") or {}, "", properties)
+    base = subject_schema(
+        traits=_commonest(traits),
+        event_properties=_commonest(properties),
+        currencies=sorted(currencies),
+        channels=sorted(channels),
+    )
+    return Schema(
+        fields={**base.fields, **dict.fromkeys(sorted(consents), "text")},
+        event_fields=base.event_fields,
+    )
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _kind_of(value: object) -> str | None:
+    """The schema type a value is of, or None for one SQL columns do not hold (lists, None)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, (float, Decimal)):
+        return "number"
+    if isinstance(value, dt.datetime):
+        return "instant"
+    if isinstance(value, dt.date):
+        return "date"
+    if not isinstance(value, str):
+        return None
+    if _ISO_DATE.fullmatch(value) and as_date(value) is not None:
+        return "date"
+    if _ISO_DATE.match(value) and as_instant(value) is not None:
+        return "instant"
+    return "text"
+
+
+def _observe(values: Mapping[str, Any], prefix: str, seen: dict[str, Counter[str]]) -> None:
+    for name, value in values.items():
+        if isinstance(value, Mapping):
+            _observe(value, f"{prefix}{name}.", seen)
+            continue
+        kind = _kind_of(value)
+        if kind is not None:
+            seen.setdefault(f"{prefix}{name}", Counter())[kind] += 1
+
+
+def _commonest(seen: Mapping[str, Counter[str]]) -> dict[str, str]:
+    types: dict[str, str] = {}
+    for path, kinds in seen.items():
+        if set(kinds) == {"integer", "number"}:
+            types[path] = "number"
+        else:
+            types[path] = max(sorted(kinds), key=kinds.__getitem__)
+    return types
 
 
 def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> set[str]:
