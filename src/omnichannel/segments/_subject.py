@@ -227,8 +227,8 @@ def observed_schema(subjects: Iterable[tuple[str, Mapping[str, Any]]]) -> Schema
     are all ISO dates are ``date``, all ISO instants ``instant``, else
     ``text``; nested objects by their dotted paths; lists are left out), as
     are the channels, currencies and consents they carry. A field holding
-    several kinds takes the commonest (``integer`` and ``number`` make
-    ``number``); the values of another kind read as NULL in SQL, and the
+    several kinds takes the commonest (integers count as numbers where
+    there are fractions); the values of another kind read as NULL in SQL, and the
     Python engine finds them false alike. A rule reading a field no subject
     has is refused by the SQL engine: give `subject_schema` its type.
 
@@ -302,11 +302,11 @@ def _observe(values: Mapping[str, Any], prefix: str, seen: dict[str, Counter[str
 
 def _commonest(seen: Mapping[str, Counter[str]]) -> dict[str, str]:
     types: dict[str, str] = {}
-    for path, kinds in seen.items():
-        if set(kinds) == {"integer", "number"}:
-            types[path] = "number"
-        else:
-            types[path] = max(sorted(kinds), key=kinds.__getitem__)
+    for path, counted in seen.items():
+        kinds = Counter(counted)
+        if "number" in kinds:  # an integer column would lose the fractions
+            kinds["number"] += kinds.pop("integer", 0)
+        types[path] = max(sorted(kinds), key=kinds.__getitem__)
     return types
 
 
