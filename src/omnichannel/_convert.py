@@ -118,7 +118,7 @@ def _sorted(items: Any) -> list[Any]:
     return sorted(items)
 
 
-def _make_converter() -> Converter:
+def _make_converter(*, trusted: bool = False) -> Converter:
     conv = Converter()
     for cls in (pendulum.DateTime, dt.datetime):
         conv.register_unstructure_hook(cls, format_timestamp)
@@ -133,10 +133,16 @@ def _make_converter() -> Converter:
         _is_set_type,
         lambda items: [conv.unstructure(i) for i in _sorted(items)],
     )
-    conv.register_structure_hook_func(_is_json_object, _structure_json)
+    conv.register_structure_hook_func(
+        _is_json_object, (lambda v, _: v) if trusted else _structure_json
+    )
     conv.register_unstructure_hook_func(_is_json_object, lambda v: v)
     return conv
 
 
 #: The converter every part of `omnichannel` uses; host apps may use it too.
 converter: Converter = _make_converter()
+
+#: For what a store wrote itself: its JSON objects were checked on the way in (`check_tree`)
+#: and are taken as they are on the way out, where checking them again is most of the cost.
+stored_converter: Converter = _make_converter(trusted=True)

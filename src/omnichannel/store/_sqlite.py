@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import pendulum
 
-from omnichannel._convert import converter
+from omnichannel._convert import converter, stored_converter
 from omnichannel._time import format_timestamp, parse_timestamp
 from omnichannel.errors import StoreError, ValidationError
 from omnichannel.identity import Link, MergeRecord
@@ -243,7 +243,7 @@ class _EventCache:
     def get(self, body: str) -> Event:
         event = self.events.get(body)
         if event is None:
-            event = converter.structure(json.loads(body), Event)
+            event = stored_converter.structure(json.loads(body), Event)
             self.put(body, event)
         return event
 
