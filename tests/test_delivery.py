@@ -594,6 +594,36 @@ def test_provider_feedback_becomes_events_once_and_acts_on_bounces_and_complaint
     assert (again.status, again.code) == ("dropped", "unreachable")
 
 
+def test_what_we_send_is_not_the_person_being_seen_but_what_they_do_is(store: Store) -> None:
+    from omnichannel.delivery import Feedback
+
+    engine, _clock, pid = shop(store)
+
+    def seen() -> tuple[Any, Any, dict[str, int]]:
+        state = engine.state(pid)
+        assert state is not None
+        activity = state.activity
+        counts = {str(k): v.events for k, v in activity.channels.items()}
+        return activity.last_seen, activity.last_channel, counts
+
+    before = seen()
+    delivery = Delivery(engine, {"email": RecordingAdapter()})
+    (queued,) = delivery.send([request(pid)])
+    assert delivery.relay_sync().sent == 1
+    later = AT.add(minutes=5)
+    delivered = Feedback(outbox_id=queued.id, kind="delivered", event_id="ev-d", at=later)
+    delivery.record_feedback([delivered])
+    assert events_named(engine, pid, "Message Sent")
+    assert events_named(engine, pid, "Message Delivered")
+    assert seen() == before  # sent and delivered: things we did, not the person seen on e-mail
+    opened_at = later.add(minutes=1)
+    opened = Feedback(outbox_id=queued.id, kind="opened", event_id="ev-o", at=opened_at)
+    delivery.record_feedback([opened])
+    last_seen, last_channel, counts = seen()
+    assert (last_seen, str(last_channel)) == (opened_at, "email")
+    assert counts["email"] == before[2].get("email", 0) + 1
+
+
 def test_bad_feedback_names_the_field() -> None:
     from omnichannel.delivery import Feedback
 

@@ -288,12 +288,18 @@ def outcome_event(
     actor: Mapping[str, str],
     at: pendulum.DateTime,
     suffix: str,
+    *,
+    by_person: bool = False,
     **properties: Any,
 ) -> Event:
     """A track event about an outbox row (``Message Sent`` ...), with a stable message id.
 
     Built as an `Event` directly: the pipeline made every field itself, so
     it skips reading a Segment payload (a quarter of an ingest's time).
+    Unless the person did it (``by_person``: opened, clicked, unsubscribed),
+    it carries Segment's ``context.active = false``: what we did to someone
+    is not them being seen on the channel (their last seen, last channel and
+    channel counts stay as they were).
     """
     return Event(
         type=EventType.TRACK,
@@ -304,6 +310,7 @@ def outcome_event(
         timestamp=at,
         received_at=at,
         channel=row.channel,
+        context={} if by_person else {"active": False},
         properties={
             "message": row.message,
             "channel": row.channel,

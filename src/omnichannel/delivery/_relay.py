@@ -138,6 +138,8 @@ class RelayReport:
 
 
 _EVENT_OF_DROP = "Message Dropped"
+#: Provider reports about the message, not about something the person did.
+_NOT_BY_THE_PERSON = frozenset({"delivered", "bounced", "failed"})
 
 
 class Delivery:
@@ -366,7 +368,10 @@ class Delivery:
                 _, _, actor = decode_payload(row.channel, row.payload)
                 name = FEEDBACK_EVENTS[item.kind]
                 suffix = f"feedback:{item.event_id}"
-                events.append(outcome_event(name, row, actor, item.at, suffix, **data))
+                by_person = item.kind not in _NOT_BY_THE_PERSON
+                events.append(
+                    outcome_event(name, row, actor, item.at, suffix, by_person=by_person, **data)
+                )
             if events:
                 self._write_outcomes(events)
         return found
@@ -479,9 +484,16 @@ class Delivery:
                     )
                     if self.record_outcomes:
                         _, _, actor = decode_payload(row.channel, row.payload)
-                        reason = {"code": verdict.code, "reason": verdict.reason}
                         events.append(
-                            outcome_event(_EVENT_OF_DROP, row, actor, now, "dropped", **reason)
+                            outcome_event(
+                                _EVENT_OF_DROP,
+                                row,
+                                actor,
+                                now,
+                                "dropped",
+                                code=verdict.code,
+                                reason=verdict.reason,
+                            )
                         )
                 changed.append(updated)
             tx.put_outbox(changed)

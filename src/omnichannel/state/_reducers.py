@@ -100,7 +100,9 @@ class ActivityReducer:
 
     def step(self, state: Activity, event: Event, identities: Sequence[Identity]) -> Activity:  # noqa: ARG002
         at = event.timestamp
-        passive = event.type is EventType.IDENTIFY and event.context.get("active") is False
+        # Segment's context.active = false: not the person being seen (a trait update from a
+        # back office, a message we sent them); it leaves last seen and the channels alone.
+        passive = event.context.get("active") is False
         channels = state.channels
         if event.channel is not None and not passive:
             seen = channels.get(event.channel)
