@@ -47,8 +47,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site strictly (warnings fail)."""
-    session.install(".[testing]", *_group("docs"))
+    """Build the documentation site strictly (warnings fail), running the notebooks."""
+    # The notebooks in docs/notebooks run at build time: analytics and charts.
+    session.install(".[testing,analytics,plots]", *_group("docs"))
     session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's end-of-life banner is not a build problem
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 

@@ -77,4 +77,7 @@ def retention_heatmap(result: Any) -> Any:
         )
     )
     figure.update_layout(title=result.title, xaxis_title="periods since first order")
+    # Cohorts are labels, one row each: a date axis would space them by time and stretch them.
+    figure.update_yaxes(type="category", autorange="reversed")
+    figure.update_xaxes(type="category")
     return figure
