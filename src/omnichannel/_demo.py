@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from typing_extensions import Self
 
+from omnichannel._table import text_table
 from omnichannel.channels.local import ANY_CHANNEL, FileAdapter
 from omnichannel.clock import FixedClock
 from omnichannel.datasets import synthetic_retail
@@ -166,14 +167,9 @@ class Screen:
                 table.add_row(*row)
             self.rich.print(table)
             return
-        widths = [max(len(c), *(len(r[n]) for r in cells)) for n, c in enumerate(columns)]
         self.line(title)
-        for row in [list(columns), *cells]:
-            parts = [
-                v.rjust(w) if right else v.ljust(w)
-                for v, w, right in zip(row, widths, numeric, strict=True)
-            ]
-            self.line("  ".join(parts).rstrip())
+        for line in text_table(columns, cells, numeric):
+            self.line(line)
         self.line()
 
     def progress(self, total: int, what: str) -> Any:

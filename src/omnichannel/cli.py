@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 import attrs
 import pendulum
 
+from omnichannel._table import text_table
 from omnichannel.errors import ValidationError
 from omnichannel.models import Event
 
@@ -643,7 +644,7 @@ def _segments_evaluate(scope: _Scope, out: TextIO) -> int:
     engine = scope.engine
     with engine.store.transaction() as tx:
         stored = {s.key: set(tx.segment_members(s.key)) for s in segmentation.segments}
-    rows = [("segment", "name", "members", "share", "stored", "entered", "left")]
+    rows = []
     for segment in segmentation.segments:
         members, before = set(found[segment.key]), stored[segment.key]
         share = len(members) / len(subjects) if subjects else 0.0
@@ -658,13 +659,9 @@ def _segments_evaluate(scope: _Scope, out: TextIO) -> int:
                 f"-{len(before - members)}",
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for row in rows:
-        cells = [
-            cell.ljust(width) if column < 2 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        out.write("  ".join(cells).rstrip() + "\n")
+    columns = ("segment", "name", "members", "share", "stored", "entered", "left")
+    table = text_table(columns, rows, [False, False, True, True, True, True, True])
+    out.writelines(f"{line}\n" for line in table)
     how = "as SQL on DuckDB" if scope.args.sql else "in-process"
     out.write(f"{len(subjects)} profile(s), evaluated {how} as at {scope.now.isoformat()}\n")
     if scope.args.save:
