@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 
+from omnichannel.errors import StoreError
 from omnichannel.rules import Rule, Schema
+from omnichannel.store import MemoryStore, PostgresStore, SQLiteStore, Store
 from omnichannel.testing import rule_subjects, rules
 
 #: ../shared/conformance beside the project root (absent from a user's sdist).
@@ -99,3 +103,41 @@ def rule_rows(
             event_rows.append([pid, event["event"], event["timestamp"], event["channel"], *props])
         member_rows += [[pid, segment] for segment in subject["segments"]]
     return profile_rows, event_rows, member_rows
+
+
+#: The PostgreSQL server the tests use (a libpq connection string).
+POSTGRES_DSN = os.environ.get(
+    "OMNICHANNEL_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
+
+
+class ThrowawayPostgresStore(PostgresStore):
+    """A PostgresStore in a schema of its own that closing drops (each test starts empty)."""
+
+    def close(self) -> None:
+        self.drop()
+
+
+def postgres_store(schema: str | None = None) -> PostgresStore:
+    """A fresh store on the test server; skips when there is none, except in CI (fails)."""
+    try:
+        return ThrowawayPostgresStore(
+            POSTGRES_DSN, schema=schema or f"t_{secrets.token_hex(6)}", connect_timeout=5
+        )
+    except StoreError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests, but: {error}")
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_DSN!r}: {error}")
+
+
+#: The stores every contract test runs on.
+STORE_KINDS = ("memory", "postgres", "sqlite")
+
+
+def make_store(kind: str, tmp_path: Path) -> Store:
+    """A new, empty store of ``kind`` (files under ``tmp_path``)."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "postgres":
+        return postgres_store()
+    return SQLiteStore(tmp_path / "store.db")

@@ -33,7 +33,8 @@ from omnichannel.engine import Engine
 from omnichannel.errors import ValidationError
 from omnichannel.models import Consent, Identity, Profile
 from omnichannel.personalization import RenderedEmail
-from omnichannel.store import MemoryStore, SQLiteStore, Store
+from omnichannel.store import MemoryStore, Store
+from support import STORE_KINDS, make_store
 
 AT = pendulum.datetime(2024, 3, 5, 15)  # 10:00 in New York, 16:00 in Berlin
 EMAIL = RenderedEmail(
@@ -218,9 +219,9 @@ def test_the_policy_never_sends_without_consent_or_inside_quiet_hours(
 # --- the pipeline -----------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "d.db")
+    made = make_store(request.param, tmp_path)
     yield made
     made.close()
 

@@ -8,7 +8,7 @@ import json
 import logging
 import random
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pendulum
@@ -19,19 +19,16 @@ from hypothesis import strategies as st
 from omnichannel import Channel, ConsentStatus, Identity, ValidationError
 from omnichannel.clock import FixedClock
 from omnichannel.engine import Engine
-from omnichannel.store import MemoryStore, SQLiteStore, Store
+from omnichannel.store import MemoryStore, SQLiteStore
+from support import STORE_KINDS, make_store
 
 T0 = pendulum.datetime(2024, 3, 5, 9)
-STORES: dict[str, Callable[[Any], Store]] = {
-    "memory": lambda _tmp: MemoryStore(),
-    "sqlite": lambda tmp: SQLiteStore(tmp / "engine.db"),
-}
 _ids = itertools.count()
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=STORE_KINDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
-    with Engine(STORES[request.param](tmp_path), clock=FixedClock(T0.add(days=30))) as made:
+    with Engine(make_store(request.param, tmp_path), clock=FixedClock(T0.add(days=30))) as made:
         yield made
 
 

@@ -50,7 +50,8 @@ from omnichannel.models import Profile
 from omnichannel.personalization import Message, Sms
 from omnichannel.rules import trait
 from omnichannel.segments import Segment
-from omnichannel.store import MemoryStore, SQLiteStore, Store
+from omnichannel.store import MemoryStore, Store
+from support import STORE_KINDS, make_store
 
 AT = pendulum.datetime(2024, 3, 5, 15)  # 16:00 in Berlin
 UNSUBSCRIBE = "https://shop.example/unsubscribe"
@@ -248,9 +249,9 @@ def test_a_date_entry_comes_at_the_local_time_and_29_february_on_28() -> None:
 # --- the runner on both stores ------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "j.db")
+    made = make_store(request.param, tmp_path)
     yield made
     made.close()
 

@@ -29,6 +29,7 @@ from omnichannel.segments import (
 )
 from omnichannel.store import MemoryStore, SQLiteStore, Store
 from omnichannel.testing import rules
+from support import STORE_KINDS, make_store
 
 T0 = pendulum.datetime(2024, 3, 30, 22, 0)  # two days before a DST change in Europe
 SCHEMA = subject_schema(
@@ -38,7 +39,6 @@ SCHEMA = subject_schema(
     channels=["web", "app", "store"],
 )
 NAMES = ("Order Completed", "Product Added", "Product Viewed", "Page Viewed")
-STORES = {"memory": lambda _tmp: MemoryStore(), "sqlite": lambda tmp: SQLiteStore(tmp / "s.db")}
 
 
 def _payload(user: int, kind: str, at: pendulum.DateTime, n: int, **extra: Any) -> dict[str, Any]:
@@ -193,9 +193,9 @@ SEGMENTS = [
 ]
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=STORE_KINDS)
 def engine(request, tmp_path) -> Iterator[Engine]:
-    made = Engine(STORES[request.param](tmp_path), clock=FixedClock(T0), segments=SEGMENTS)
+    made = Engine(make_store(request.param, tmp_path), clock=FixedClock(T0), segments=SEGMENTS)
     yield made
     made.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pendulum
 import pytest
@@ -10,20 +10,16 @@ import pytest
 from omnichannel import Identity
 from omnichannel.identity import Link, MergeRecord
 from omnichannel.ingest import parse_segment
-from omnichannel.store import IdentityRow, MemoryStore, SQLiteStore, Store
+from omnichannel.store import IdentityRow, SQLiteStore, Store
+from support import STORE_KINDS, make_store
 
 T0 = pendulum.datetime(2024, 3, 5)
 A, B, C = (Identity(kind="anonymous_id", value=v) for v in ("a", "b", "c"))
 
-FACTORIES: dict[str, Callable[..., Store]] = {
-    "memory": lambda _tmp: MemoryStore(),
-    "sqlite": lambda tmp: SQLiteStore(tmp / "store.db"),
-}
 
-
-@pytest.fixture(params=sorted(FACTORIES))
+@pytest.fixture(params=STORE_KINDS)
 def store(request, tmp_path) -> Iterator[Store]:
-    made = FACTORIES[request.param](tmp_path)
+    made = make_store(request.param, tmp_path)
     yield made
     made.close()
 

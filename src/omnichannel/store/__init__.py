@@ -1,13 +1,15 @@
 """Where the Engine keeps events, the identity graph and profiles.
 
-``Store`` is a protocol; `SQLiteStore` (one file) is the embedded default and
-`MemoryStore` serves tests and notebooks. Every implementation passes the
+``Store`` is a protocol; `SQLiteStore` (one file) is the embedded default,
+`PostgresStore` serves many processes on many machines, and `MemoryStore`
+serves tests and notebooks. Every implementation passes the
 same contract test suite.
 
 .. versionadded:: 0.1.0
 """
 
 from omnichannel.store._memory import MemoryStore
+from omnichannel.store._postgres import PostgresStore
 from omnichannel.store._protocol import (
     OUTBOX_OPEN,
     EnrollmentRow,
@@ -25,6 +27,7 @@ __all__ = [
     "IdentityRow",
     "MemoryStore",
     "OutboxRow",
+    "PostgresStore",
     "ProfileRow",
     "SQLiteStore",
     "Store",

@@ -48,7 +48,7 @@ class Connection(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> object: ...
 
 
-_OUTBOX_COLUMNS = (
+OUTBOX_COLUMNS = (
     "id, profile_id, channel, recipient, message, purpose, transactional, payload, created_at,"
     " due_at, status, attempts, lease_until, worker, dispatched_at, possible_duplicate,"
     " provider_id, last_error"
@@ -56,22 +56,22 @@ _OUTBOX_COLUMNS = (
 
 
 # Outbox rows of one relay round share their few instants (now, the lease's end): cached.
-_format_instant = functools.lru_cache(maxsize=1024)(format_timestamp)
+format_instant = functools.lru_cache(maxsize=1024)(format_timestamp)
 _parse_instant = functools.lru_cache(maxsize=4096)(parse_timestamp)
 
 
-def _stamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else _format_instant(value)
+def stamp(value: dt.datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
 
 
 def _moment(value: str | None) -> dt.datetime | None:
     return None if value is None else _parse_instant(value)
 
 
-_ENROLLMENT_COLUMNS = "id, journey, profile_id, status, wake_at, waiting_for, state"
+ENROLLMENT_COLUMNS = "id, journey, profile_id, status, wake_at, waiting_for, state"
 
 
-def _enrollment_row(values: tuple[Any, ...]) -> EnrollmentRow:
+def enrollment_row(values: tuple[Any, ...]) -> EnrollmentRow:
     id_, journey, profile_id, status, wake_at, waiting_for, state = values
     return EnrollmentRow(
         id=id_,
@@ -94,20 +94,20 @@ def _outbox_values(row: OutboxRow) -> tuple[object, ...]:
         row.purpose,
         int(row.transactional),
         row.payload,
-        _format_instant(row.created_at),
-        _format_instant(row.due_at),
+        format_instant(row.created_at),
+        format_instant(row.due_at),
         row.status,
         row.attempts,
-        _stamp(row.lease_until),
+        stamp(row.lease_until),
         row.worker,
-        _stamp(row.dispatched_at),
+        stamp(row.dispatched_at),
         int(row.possible_duplicate),
         row.provider_id,
         row.last_error,
     )
 
 
-def _outbox_row(values: tuple[Any, ...]) -> OutboxRow:
+def outbox_row(values: tuple[Any, ...]) -> OutboxRow:
     (id_, pid, channel, to, message, purpose, transactional, payload, created, due, status,
      attempts, lease, worker, dispatched, duplicate, provider_id, error) = values  # fmt: skip
     return OutboxRow(
@@ -193,7 +193,7 @@ class SQLTransaction:
     """The Store's `Transaction` in SQL; subclasses supply what their engine does its own way."""
 
     #: How a profile row is read (a store with concurrent writers locks it for the transaction).
-    _PROFILE_READ = "SELECT identities, version, snapshot FROM profiles WHERE profile_id = ?"
+    PROFILE_READ = "SELECT identities, version, snapshot FROM profiles WHERE profile_id = ?"
 
     def __init__(self, connection: Connection, events: EventCache) -> None:
         self._db = connection
@@ -335,7 +335,7 @@ class SQLTransaction:
         return [self._events.get(body) for (body,) in rows]
 
     def profile(self, profile_id: str) -> ProfileRow | None:
-        row = self._db.execute(self._PROFILE_READ, (profile_id,)).fetchone()
+        row = self._db.execute(self.PROFILE_READ, (profile_id,)).fetchone()
         if row is None:
             return None
         return ProfileRow(
@@ -454,7 +454,7 @@ class SQLTransaction:
 
     def enqueue(self, rows: Iterable[OutboxRow]) -> list[bool]:
         insert = (
-            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({'?,' * 17}?)"  # noqa: S608 - constants only
+            f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({'?,' * 17}?)"  # noqa: S608 - constants only
             " ON CONFLICT DO NOTHING"
         )
         return [bool(self._db.execute(insert, _outbox_values(row)).rowcount) for row in rows]
@@ -465,13 +465,13 @@ class SQLTransaction:
         at = format_timestamp(now)
         # Two index range scans (due pending rows; expired leases) rather than one OR.
         found = self._db.execute(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND due_at <= ?"  # noqa: S608 - constants only
-            f" UNION ALL SELECT {_OUTBOX_COLUMNS} FROM outbox"
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND due_at <= ?"  # noqa: S608 - constants only
+            f" UNION ALL SELECT {OUTBOX_COLUMNS} FROM outbox"
             " WHERE status IN ('claimed', 'sending') AND lease_until <= ?"
             " ORDER BY due_at, id LIMIT ?",
             (at, at, limit),
         ).fetchall()
-        rows = [_outbox_row(values) for values in found]
+        rows = [outbox_row(values) for values in found]
         lease = format_timestamp(lease_until)
         self._db.executemany(
             "UPDATE outbox SET status = 'claimed', lease_until = ?, worker = ?,"
@@ -500,8 +500,8 @@ class SQLTransaction:
             " WHERE id = ?",
             [
                 (
-                    _format_instant(row.due_at), row.status, row.attempts,
-                    _stamp(row.lease_until), row.worker, _stamp(row.dispatched_at),
+                    format_instant(row.due_at), row.status, row.attempts,
+                    stamp(row.lease_until), row.worker, stamp(row.dispatched_at),
                     int(row.possible_duplicate), row.provider_id, row.last_error, row.id,
                 )
                 for row in rows
@@ -509,22 +509,22 @@ class SQLTransaction:
         )  # fmt: skip
 
     def outbox(self, status: str | None = None) -> list[OutboxRow]:
-        query = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"  # noqa: S608 - constants only
+        query = f"SELECT {OUTBOX_COLUMNS} FROM outbox"  # noqa: S608 - constants only
         if status is None:
             found = self._db.execute(query + " ORDER BY created_at, id")
         else:
             found = self._db.execute(query + " WHERE status = ? ORDER BY created_at, id", (status,))
-        return [_outbox_row(values) for values in found]
+        return [outbox_row(values) for values in found]
 
     def outbox_by_id(self, ids: Iterable[str]) -> dict[str, OutboxRow]:
         keys = list(ids)
         if not keys:
             return {}
         found = self._db.execute(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id IN ({_placeholders(keys)})",  # noqa: S608 - placeholders only
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id IN ({_placeholders(keys)})",  # noqa: S608 - placeholders only
             keys,
         )
-        return {values[0]: _outbox_row(values) for values in found}
+        return {values[0]: outbox_row(values) for values in found}
 
     def dispatches(
         self, profile_ids: Iterable[str], since: dt.datetime
@@ -567,7 +567,7 @@ class SQLTransaction:
             " status = excluded.status, wake_at = excluded.wake_at,"
             " waiting_for = excluded.waiting_for, state = excluded.state",
             [
-                (r.id, r.journey, r.profile_id, r.status, _stamp(r.wake_at), r.waiting_for, r.state)
+                (r.id, r.journey, r.profile_id, r.status, stamp(r.wake_at), r.waiting_for, r.state)
                 for r in rows
             ],
         )
@@ -577,29 +577,29 @@ class SQLTransaction:
         if not keys:
             return []
         found = self._db.execute(
-            f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - placeholders only
+            f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - placeholders only
             f" WHERE profile_id IN ({_placeholders(keys)}) ORDER BY id",
             keys,
         )
-        return [_enrollment_row(values) for values in found]
+        return [enrollment_row(values) for values in found]
 
     def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
         found = self._db.execute(
-            f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
+            f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
             " WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?",
-            (_stamp(now), limit),
+            (stamp(now), limit),
         )
-        return [_enrollment_row(values) for values in found]
+        return [enrollment_row(values) for values in found]
 
     def enrollments(self, journey: str | None = None) -> list[EnrollmentRow]:
         if journey is None:
             found = self._db.execute(
-                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments ORDER BY id"  # noqa: S608 - constants only
+                f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments ORDER BY id"  # noqa: S608 - constants only
             )
         else:
             found = self._db.execute(
-                f"SELECT {_ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
+                f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
                 " WHERE journey = ? ORDER BY id",
                 (journey,),
             )
-        return [_enrollment_row(values) for values in found]
+        return [enrollment_row(values) for values in found]
