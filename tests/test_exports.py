@@ -84,8 +84,9 @@ PUBLIC = {
     "omnichannel.config": ["LIBRARY", "load_config", "read_rule"],
     "omnichannel.clock": ["Clock", "FixedClock", "SystemClock"],
     "omnichannel.store": [
-        "OUTBOX_OPEN", "EnrollmentRow", "IdentityRow", "MemoryStore", "OutboxRow", "ProfileRow",
-        "SQLiteStore", "Store", "Transaction"
+        "OUTBOX_OPEN", "EnrollmentRow", "IdentityRow", "MemoryStore", "OutboxRow",
+        "PostgresStore", "ProfileRow", "SQLiteStore", "Store", "Transaction", "is_postgres_url",
+        "open_store",
     ],
     "omnichannel.journeys": [
         "DAY", "EXIT", "HOUR", "MINUTE", "OPEN", "Advance", "Branch", "Enrollment", "Exit",

@@ -15,7 +15,9 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,7 @@ from omnichannel._convert import converter
 from omnichannel._gc import collector_paused
 from omnichannel._time import format_timestamp, parse_timestamp
 from omnichannel.clock import Clock, SystemClock
-from omnichannel.errors import FieldError, ValidationError
+from omnichannel.errors import FieldError, StoreError, ValidationError
 from omnichannel.identity import IdentityRules, Key, Link, MergeRecord, Resolution, resolve
 from omnichannel.ingest import parse_segment
 from omnichannel.models import Event, Identity, Profile
@@ -49,12 +51,16 @@ from omnichannel.segments._subject import (
     subject_of,
 )
 from omnichannel.state import BUILT_IN, ProfileState, Reducer, advance, build_profile, fold
-from omnichannel.store import IdentityRow, ProfileRow, SQLiteStore, Store, Transaction
+from omnichannel.store import IdentityRow, ProfileRow, Store, Transaction, open_store
 
 __all__ = ["Committing", "EngineCore", "Erasure", "Explanation", "IngestResult"]
 
 log = logging.getLogger("omnichannel")
 _E = TypeVar("_E", bound="EngineCore")
+_T = TypeVar("_T")
+
+#: How many times a transaction that lost a race with another writer is run (PostgreSQL).
+CONFLICT_ATTEMPTS = 20
 
 #: Default database file of an Engine built without a store.
 DEFAULT_PATH = "omnichannel.db"
@@ -205,8 +211,9 @@ class EngineCore:
     """Know each customer as one person: ingest their events, read their profile.
 
     Args:
-        store: Where everything is kept: a `Store`, or a path for a
-            `SQLiteStore` (default ``omnichannel.db`` in the working directory).
+        store: Where everything is kept: a `Store`, a ``postgresql://`` URL
+            for a `PostgresStore`, or a path for a `SQLiteStore` (default
+            ``omnichannel.db`` in the working directory).
         clock: Where ``now`` comes from (`SystemClock` by default; tests pass
             a `FixedClock`).
         rules: How identifiers are read from events and may merge.
@@ -248,7 +255,7 @@ class EngineCore:
         self.store: Store = (
             store
             if store is not None and not isinstance(store, (str, Path))
-            else SQLiteStore(store or DEFAULT_PATH)
+            else open_store(store or DEFAULT_PATH)
         )
         self.clock = clock or SystemClock()
         self.rules = rules or IdentityRules()
@@ -297,6 +304,40 @@ class EngineCore:
         self._states.update(frame.staged)
         if frame.changes:
             self._announce(frame.changes)
+
+    def atomically(self, work: Callable[[Transaction], _T]) -> _T:
+        """Run ``work(tx)`` in one transaction, again if it lost a race with another writer.
+
+        With `omnichannel.store.PostgresStore` and many processes, PostgreSQL
+        may end a transaction to break a deadlock (two merges of the same
+        people at once); nothing of it was written, and ``work`` runs again
+        on what the other writer left, up to `CONFLICT_ATTEMPTS` times.
+        Every ingest does this itself. Inside an open `transaction` block
+        ``work`` just joins it: only the whole block could be run again.
+
+        Raises:
+            StoreError: ``conflict`` after the last attempt, or any other
+                store failure at once.
+        """
+        return self._retrying(lambda: self._in_frame(work))
+
+    def _in_frame(self, work: Callable[[Transaction], _T]) -> _T:
+        with self._frame() as frame:
+            return work(frame.tx)
+
+    def _retrying(self, attempt: Callable[[], _T]) -> _T:
+        if getattr(self._frames, "open", None) is not None:
+            return attempt()  # inside the caller's transaction: only the caller can rerun it
+        for number in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return attempt()
+            except StoreError as error:  # noqa: PERF203 - one try per attempt is the point
+                if error.code != "conflict" or number == CONFLICT_ATTEMPTS:
+                    raise
+                log.debug("transaction conflict (attempt %d): %s", number, error)
+                # Apart, with jitter, so the two writers that collided do not collide again.
+                time.sleep(random.uniform(0, 0.005 * number))  # noqa: S311 - not a secret
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def add_hook(self, hook: Callable[[Committing], object]) -> None:
         """Call ``hook`` inside every ingest's (and `refresh`'s) transaction, before it commits.
@@ -361,6 +402,13 @@ class EngineCore:
         return self._ingest_in_one_transaction(payloads, only)
 
     def _ingest_in_one_transaction(
+        self,
+        payloads: list[Event | Mapping[str, Any] | str | bytes],
+        only: frozenset[Identity] | None,
+    ) -> list[IngestResult]:
+        return self._retrying(lambda: self._ingest_attempt(payloads, only))
+
+    def _ingest_attempt(
         self,
         payloads: list[Event | Mapping[str, Any] | str | bytes],
         only: frozenset[Identity] | None,

@@ -145,7 +145,9 @@ def _parser() -> argparse.ArgumentParser:
         " and left out; the rest are stored in transactions of --batch messages.",
     )
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    ingest.add_argument("--db", type=Path, default=Path("omnichannel.db"), help="the store")
+    ingest.add_argument(
+        "--db", default="omnichannel.db", help="the store: an SQLite file or a postgresql:// URL"
+    )
     ingest.add_argument("--batch", type=int, default=500, help="messages per transaction")
     ingest.set_defaults(run=_ingest)
     _segments_parser(commands)
@@ -196,7 +198,9 @@ def _segments_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
             help="a built-in segment family (repeatable)",
         )
         action.add_argument(
-            "--db", type=Path, help="the store (default: the config's, else omnichannel.db)"
+            "--db",
+            help="the store: an SQLite file or a postgresql:// URL"
+            " (default: the config's, else omnichannel.db)",
         )
         action.add_argument(
             "--now",
@@ -416,7 +420,7 @@ def _adapters(args: argparse.Namespace, out: TextIO) -> int:
 
 def _ingest(args: argparse.Namespace, out: TextIO) -> int:
     from omnichannel.engine import Engine
-    from omnichannel.store import SQLiteStore
+    from omnichannel.store import open_store
 
     if args.batch < 1:
         out.write("--batch must be at least 1\n")
@@ -427,7 +431,7 @@ def _ingest(args: argparse.Namespace, out: TextIO) -> int:
     events, bad = parsed
     # Time order, as the events happened: profiles and state come out as they would live.
     events.sort(key=lambda event: (event.timestamp, event.message_id))
-    store = SQLiteStore(args.db)
+    store = open_store(args.db)
     try:
         engine = Engine(store)
         for start in range(0, len(events), args.batch):
@@ -494,12 +498,15 @@ def _families(
 
 def _open_store(args: argparse.Namespace, config: Mapping[str, Any]) -> Store:
     """The store of ``--db``, else the config's, else ``omnichannel.db``; it must exist."""
-    from omnichannel.store import SQLiteStore
+    from omnichannel.store import SQLiteStore, is_postgres_url, open_store
 
     given = config.get("store")
     if args.db is None and given is not None and not isinstance(given, str):
         return cast("Store", given)  # "memory": an empty store, as the config says
-    path = args.db or Path(given or "omnichannel.db")
+    location = args.db or given or "omnichannel.db"
+    if is_postgres_url(location):
+        return open_store(location)
+    path = Path(location)
     if not path.is_file():
         raise _RefusedError(
             f"{path}: no such store (omnichannel ingest FILE --db {path} makes one)"

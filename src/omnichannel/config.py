@@ -4,7 +4,7 @@ Every problem in the file is reported at once, each with its path
 (``$.segments.lapsed.rule``), and nothing is opened until the whole file
 reads well. The layout::
 
-    store = "shop.db"                  # an SQLite file, or "memory"
+    store = "shop.db"                  # an SQLite file, a postgresql:// URL, or "memory"
     unsubscribe_url = "https://shop.example/unsubscribe/{profile_id}"
 
     [channels]                         # adapter URLs (see omnichannel.channels)
@@ -151,7 +151,7 @@ def _store(value: object, problems: _Problems) -> Store | str | None:
         return MemoryStore() if value == "memory" else None
     if isinstance(value, str) and value:
         return value
-    problems.add("$.store", "type", 'must be an SQLite file path or "memory"')
+    problems.add("$.store", "type", 'must be an SQLite file path, a postgresql:// URL or "memory"')
     return None
 
 

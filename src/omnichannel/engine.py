@@ -148,8 +148,9 @@ class Engine(EngineCore):
     """Everything a host app needs in one place: people, segments, messages, journeys, sends.
 
     Args:
-        store: Where everything is kept: a `Store`, or a path for a
-            `SQLiteStore` (default ``omnichannel.db`` in the working directory).
+        store: Where everything is kept: a `Store`, a ``postgresql://`` URL
+            for a `PostgresStore`, or a path for a `SQLiteStore` (default
+            ``omnichannel.db`` in the working directory).
         clock: Where ``now`` comes from (`SystemClock` by default; tests pass
             a `FixedClock`).
         rules: How identifiers are read from events and may merge.

@@ -367,27 +367,32 @@ class JourneyRunner:
         report = TickReport()
         with collector_paused():
             while True:
-                with self.engine.transaction() as tx:
-                    due = tx.due_enrollments(at, self.batch)
-                    records: list[StepRecord] = []
-                    steps = sends = 0
-                    self._updated = set()
-                    for row in due:
-                        enrollment = _decode(row.state)
-                        if enrollment.profile_id in self._updated:
-                            # An earlier update in this batch may have moved it (a goal).
-                            enrollment = self._reread(tx, enrollment)
-                        took, sent = self._run_one(tx, enrollment, at, records)
-                        steps += took
-                        sends += sent
+                # Several runners may tick one store: a batch that lost a race runs again.
+                batch = self.engine.atomically(functools.partial(self._tick_batch, at=at))
                 report = TickReport(
-                    enrollments=report.enrollments + len(due),
-                    steps=report.steps + steps,
-                    sends=report.sends + sends,
-                    records=(*report.records, *records) if self.record else (),
+                    enrollments=report.enrollments + batch.enrollments,
+                    steps=report.steps + batch.steps,
+                    sends=report.sends + batch.sends,
+                    records=(*report.records, *batch.records) if self.record else (),
                 )
-                if len(due) < self.batch:
+                if batch.enrollments < self.batch:
                     return report
+
+    def _tick_batch(self, tx: Transaction, *, at: pendulum.DateTime) -> TickReport:
+        """Run one batch of due enrollments in ``tx``: what it did, as a report."""
+        due = tx.due_enrollments(at, self.batch)
+        records: list[StepRecord] = []
+        steps = sends = 0
+        self._updated = set()
+        for row in due:
+            enrollment = _decode(row.state)
+            if enrollment.profile_id in self._updated:
+                # An earlier update in this batch may have moved it (a goal).
+                enrollment = self._reread(tx, enrollment)
+            took, sent = self._run_one(tx, enrollment, at, records)
+            steps += took
+            sends += sent
+        return TickReport(enrollments=len(due), steps=steps, sends=sends, records=tuple(records))
 
     def _reread(self, tx: Transaction, enrollment: Enrollment) -> Enrollment:
         for row in tx.enrollments_of([enrollment.profile_id]):

@@ -9,6 +9,7 @@ same contract test suite.
 """
 
 from omnichannel.store._memory import MemoryStore
+from omnichannel.store._open import is_postgres_url, open_store
 from omnichannel.store._postgres import PostgresStore
 from omnichannel.store._protocol import (
     OUTBOX_OPEN,
@@ -32,4 +33,6 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "Transaction",
+    "is_postgres_url",
+    "open_store",
 ]
