@@ -21,11 +21,19 @@ settings.register_profile("slow", deadline=None, max_examples=5_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+_LEFT_OUT = {
+    "slow": "long property run: select it with -m slow",
+    "figures": "full-size concurrency figure: nox -s figures (or -m figures)",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave `slow` tests out unless asked for (``-m slow``): CI runs the CI-sized suite."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="long property run: select it with -m slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    """Leave `slow` and `figures` tests out unless asked for: CI runs the CI-sized suite."""
+    chosen = config.getoption("markexpr") or ""
+    for marker, reason in _LEFT_OUT.items():
+        if marker in chosen:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
