@@ -13,7 +13,19 @@ import pytest
 from hypothesis import strategies as st
 
 from omnichannel.errors import StoreError
-from omnichannel.rules import Rule, Schema
+from omnichannel.rules import (
+    Arith,
+    Compare,
+    Concat,
+    Const,
+    Field,
+    Rule,
+    Schema,
+    local,
+    state,
+    trait,
+    when,
+)
 from omnichannel.store import MemoryStore, PostgresStore, SQLiteStore, Store
 from omnichannel.testing import rule_subjects, rules
 
@@ -103,6 +115,63 @@ def rule_rows(
             event_rows.append([pid, event["event"], event["timestamp"], event["channel"], *props])
         member_rows += [[pid, segment] for segment in subject["segments"]]
     return profile_rows, event_rows, member_rows
+
+
+# What random rules seldom reach: Sundays, Unicode ends of text, empty needles, remainders
+# of negative and local values, joined text, missing operands of min and max.
+EDGE_NOW = dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc)  # Sunday in UTC, Saturday in NY
+EDGE_SUBJECTS: list[dict[str, Any]] = [
+    {
+        "traits": {"country": "Straße", "city": "", "age": -9, "score": 2.5,
+                   "signed_up": dt.datetime(2024, 3, 30, 23, 0, tzinfo=dt.timezone.utc),
+                   "birthday": dt.date(2000, 2, 29)},
+        "state": {"orders": 4},
+        "timezone": None,
+    },
+    {
+        "traits": {"country": "DE", "city": "Berlin", "age": 7, "score": None,
+                   "signed_up": dt.datetime(2024, 3, 31, 4, 0, tzinfo=dt.timezone.utc)},
+        "state": {"orders": -3},
+        "timezone": "America/New_York",
+    },
+    {
+        "traits": {"country": "zz", "city": "ß", "age": 0, "score": -7.5},
+        "state": {},
+        "timezone": "Asia/Tokyo",
+    },
+    {"traits": {}, "state": {"orders": None}, "timezone": "Pacific/Kiritimati"},
+]  # fmt: skip
+EDGE_RULES: list[Rule] = [
+    local("weekday") == 7,
+    local("weekday") >= 6,
+    local("weekday", trait("signed_up")) == 7,
+    (local("hour") % 5) == 0,
+    (local("day") % 7) > 2,
+    trait("country").ends_with("ße"),
+    trait("country").ends_with("E"),
+    trait("country").contains(""),
+    trait("city").starts_with(""),
+    trait("city").ends_with(""),
+    ~trait("city").contains("ß"),
+    trait("country") > "z",
+    trait("city") < "a",
+    (trait("age") % -4) == -1,
+    (trait("age") % state("orders")) < 0,
+    (when(trait("age") > 0, trait("age"), state("orders")) % 2) == 1,
+    (trait("age") / 0) == 1,
+    ~((trait("age") / state("orders")) < 0),
+    Compare(fn="lt", left=Arith(fn="min", args=[Field(path="traits.age"),
+            Field(path="traits.score")]), right=Const(value=0)),
+    ~Compare(fn="ge", left=Arith(fn="max", args=[Field(path="traits.score"),
+             Const(value=1)]), right=Const(value=2)),
+    Compare(fn="eq", left=Concat(args=[Field(path="traits.country"),
+            Field(path="traits.city")]), right=Const(value="DEBerlin")),
+    trait("country").substr(-2) == "ße",
+    trait("country").substr(1, -1) == "traß",
+    trait("city").substr(4) == "in",
+    trait("birthday").anniversary_within(days=333),  # 29 Feb 2000 comes round on 28 Feb 2025
+    trait("birthday").anniversary_within(days=334),
+]  # fmt: skip
 
 
 #: The PostgreSQL server the tests use (a libpq connection string).

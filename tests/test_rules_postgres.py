@@ -13,7 +13,6 @@ skips when psycopg is not installed or the server is not reachable.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 from collections.abc import Iterator
@@ -24,21 +23,12 @@ from hypothesis import assume, given, settings
 
 from omnichannel import RuleError
 from omnichannel.rules import (
-    Arith,
-    Compare,
-    Concat,
-    Const,
-    Field,
     Rule,
     compile_rule,
-    local,
-    state,
     to_sql,
-    trait,
-    when,
 )
+from support import EDGE_NOW, EDGE_RULES, EDGE_SUBJECTS, rule_cases, rule_rows
 from support import RULE_SCHEMA as SCHEMA
-from support import rule_cases, rule_rows
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (3) is not installed")
 
@@ -100,70 +90,13 @@ def _members(connection: Any, subjects: list[dict[str, Any]], sql: str) -> set[s
         return {row[0] for row in cursor.execute(sql).fetchall()}
 
 
-# What random rules seldom reach: Sundays, Unicode ends of text, empty needles, remainders
-# of negative and local values, joined text, missing operands of min and max.
-_NOW = dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.timezone.utc)  # Sunday in UTC, Saturday in NY
-_SUBJECTS: list[dict[str, Any]] = [
-    {
-        "traits": {"country": "Straße", "city": "", "age": -9, "score": 2.5,
-                   "signed_up": dt.datetime(2024, 3, 30, 23, 0, tzinfo=dt.timezone.utc),
-                   "birthday": dt.date(2000, 2, 29)},
-        "state": {"orders": 4},
-        "timezone": None,
-    },
-    {
-        "traits": {"country": "DE", "city": "Berlin", "age": 7, "score": None,
-                   "signed_up": dt.datetime(2024, 3, 31, 4, 0, tzinfo=dt.timezone.utc)},
-        "state": {"orders": -3},
-        "timezone": "America/New_York",
-    },
-    {
-        "traits": {"country": "zz", "city": "ß", "age": 0, "score": -7.5},
-        "state": {},
-        "timezone": "Asia/Tokyo",
-    },
-    {"traits": {}, "state": {"orders": None}, "timezone": "Pacific/Kiritimati"},
-]  # fmt: skip
-_EDGE_RULES: list[Rule] = [
-    local("weekday") == 7,
-    local("weekday") >= 6,
-    local("weekday", trait("signed_up")) == 7,
-    (local("hour") % 5) == 0,
-    (local("day") % 7) > 2,
-    trait("country").ends_with("ße"),
-    trait("country").ends_with("E"),
-    trait("country").contains(""),
-    trait("city").starts_with(""),
-    trait("city").ends_with(""),
-    ~trait("city").contains("ß"),
-    trait("country") > "z",
-    trait("city") < "a",
-    (trait("age") % -4) == -1,
-    (trait("age") % state("orders")) < 0,
-    (when(trait("age") > 0, trait("age"), state("orders")) % 2) == 1,
-    (trait("age") / 0) == 1,
-    ~((trait("age") / state("orders")) < 0),
-    Compare(fn="lt", left=Arith(fn="min", args=[Field(path="traits.age"),
-            Field(path="traits.score")]), right=Const(value=0)),
-    ~Compare(fn="ge", left=Arith(fn="max", args=[Field(path="traits.score"),
-             Const(value=1)]), right=Const(value=2)),
-    Compare(fn="eq", left=Concat(args=[Field(path="traits.country"),
-            Field(path="traits.city")]), right=Const(value="DEBerlin")),
-    trait("country").substr(-2) == "ße",
-    trait("country").substr(1, -1) == "traß",
-    trait("city").substr(4) == "in",
-    trait("birthday").anniversary_within(days=333),  # 29 Feb 2000 comes round on 28 Feb 2025
-    trait("birthday").anniversary_within(days=334),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("rule", _EDGE_RULES, ids=str)
+@pytest.mark.parametrize("rule", EDGE_RULES, ids=str)
 def test_postgres_agrees_at_the_edges(database: Any, rule: Rule) -> None:
     """Hand-picked rules and subjects the generator seldom reaches agree too."""
-    subjects = [{"segments": [], "events": [], **subject} for subject in _SUBJECTS]
-    sql = to_sql(rule, schema=SCHEMA, now=_NOW, dialect="postgres")
+    subjects = [{"segments": [], "events": [], **subject} for subject in EDGE_SUBJECTS]
+    sql = to_sql(rule, schema=SCHEMA, now=EDGE_NOW, dialect="postgres")
     matches = compile_rule(rule)
-    expected = {f"p{n}" for n, subject in enumerate(subjects) if matches(subject, _NOW)}
+    expected = {f"p{n}" for n, subject in enumerate(subjects) if matches(subject, EDGE_NOW)}
     assert expected == _members(database, subjects, sql), sql
 
 

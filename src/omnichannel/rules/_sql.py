@@ -524,7 +524,10 @@ class _Compiler:
 
     def followed_by(self, node: FollowedBy, where: str, table: str) -> exp.Expr:
         first, first_alias = self.events_of(node.first, child(where, "first"), table)
-        then, then_alias = self.events_of(node.then, child(where, "then"), table)
+        # Spark resolves outer references one query level up only: there the later event
+        # belongs to the first event's profile, which is the same profile.
+        then_owner = first_alias if self.dialect == "spark" else table
+        then, then_alias = self.events_of(node.then, child(where, "then"), then_owner)
         first_at, then_at = (
             exp.column("timestamp", first_alias),
             exp.column("timestamp", then_alias),

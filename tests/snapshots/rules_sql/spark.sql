@@ -205,7 +205,7 @@ WHERE
         FROM events AS e2
         WHERE
           (
-            e2.profile_id = p.profile_id
+            e2.profile_id = e1.profile_id
             AND e2.event = 'Order Completed'
             AND e2.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMP)
           )
@@ -235,7 +235,7 @@ WHERE
         FROM events AS e2
         WHERE
           (
-            e2.profile_id = p.profile_id
+            e2.profile_id = e1.profile_id
             AND e2.event = 'Order Completed'
             AND e2.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMP)
           )
@@ -266,7 +266,7 @@ WHERE
           FROM events AS e2
           WHERE
             (
-              e2.profile_id = p.profile_id
+              e2.profile_id = e1.profile_id
               AND e2.event = 'Order Completed'
               AND e2.timestamp <= CAST('2024-05-01 12:00:00.000000+00:00' AS TIMESTAMP)
             )
