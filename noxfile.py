@@ -46,6 +46,23 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def figures(session: nox.Session) -> None:
+    """The full-size PostgreSQL concurrency figures: 16 worker processes, minutes not seconds."""
+    session.install(".[testing]", *_group("tests"))
+    session.run(
+        "pytest", "-m", "figures", "--durations=0", "tests/test_postgres_processes.py",
+        *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session
+def spark(session: nox.Session) -> None:
+    """The rule SQL on Apache Spark (pyspark in local mode; needs Java 17)."""
+    session.install(".[testing,spark]", *_group("tests"))
+    session.run("pytest", "tests/test_rules_spark.py", *session.posargs)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly (warnings fail), running the notebooks."""
     # The notebooks in docs/notebooks run at build time: analytics and charts.
