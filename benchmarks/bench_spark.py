@@ -95,7 +95,7 @@ def on_duckdb(profiles: Path, events: Path) -> tuple[float, dict[str, int]]:
 
 
 def on_spark(profiles: Path, events: Path) -> tuple[float, float, dict[str, int]]:
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - optional, heavy
+    from pyspark.sql import SparkSession
 
     started = time.perf_counter()
     spark = (
