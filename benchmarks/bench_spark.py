@@ -34,9 +34,7 @@ SCHEMA = Schema(
 SEGMENTS = [
     Segment(key="germany", name="Germany", rule=trait("country") == "DE"),
     Segment(key="young", name="18-34", rule=(trait("age") >= 18) & (trait("age") <= 34)),
-    Segment(
-        key="repeat", name="Repeat", rule=did("Order Completed").at_least(2).within(days=90)
-    ),
+    Segment(key="repeat", name="Repeat", rule=did("Order Completed").at_least(2).within(days=90)),
     Segment(
         key="big-spender",
         name="Big spender",
