@@ -16,7 +16,7 @@ what several writers on several machines need is added here:
 - A transaction that loses a race PostgreSQL detects (a deadlock between
   two merges, a serialization failure) raises `StoreError` with code
   ``conflict``: nothing of it was written, and running it again is safe.
-  `omnichannel.Engine.atomically` (and every Engine write) does that itself.
+  `omnichannel.Engine.atomically` does that; ingests and journey ticks use it.
 
 Text columns use the ``C`` collation, so ids and timestamps sort by code
 point, as in SQLite and Python.
