@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from omnichannel.clock import FixedClock
 from omnichannel.engine import Engine
 from omnichannel.state import fold
 from omnichannel.store import PostgresStore
-from postgres_worker import AT, journey_shop
+from postgres_worker import AT, journey_shop, points
 from support import POSTGRES_DSN, postgres_store
 
 WORKER = Path(__file__).with_name("postgres_worker.py")
@@ -74,8 +75,13 @@ def hot_profiles(schema: str, workers: int, updates: int, hot: int) -> None:
                 # The snapshot chain, written by many processes, equals a fold of the history.
                 assert fold(tx.events_of(row.identities)) == state
         assert sum(balances) == workers * updates
-        share = updates // hot
-        assert balances == [share * workers] * hot
+        # Each person got exactly the updates the workers sent them.
+        sent = Counter(
+            points(f"w{n}", number, hot)["userId"]
+            for n in range(workers)
+            for number in range(updates)
+        )
+        assert balances == [sent[f"hot-{person}"] for person in range(hot)]
 
 
 def test_sixteen_workers_update_hot_profiles_without_losing_any(schema: str) -> None:
