@@ -33,18 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from omnichannel.errors import StoreError, ValidationError
 from omnichannel.models._check import whole
-from omnichannel.store._protocol import EnrollmentRow, OutboxRow
+from omnichannel.store._protocol import OutboxRow
 from omnichannel.store._sql import (
-    ENROLLMENT_COLUMNS,
     EVENT_CACHE_SIZE,
     OUTBOX_COLUMNS,
     Cursor,
     EventCache,
     SQLTransaction,
-    enrollment_row,
     format_instant,
     outbox_row,
-    stamp,
 )
 
 if TYPE_CHECKING:
@@ -125,6 +122,9 @@ MIGRATIONS: tuple[str, ...] = (
 # Any two processes opening a store at once take turns to create or migrate it.
 _MIGRATION_LOCK = 0x6F6D6E69  # "omni"
 
+# What a claim returns: the outbox columns of the updated rows.
+_CLAIMED_COLUMNS = ", ".join(f"outbox.{name.strip()}" for name in OUTBOX_COLUMNS.split(","))
+
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -151,6 +151,14 @@ class _Psycopg:
 
 class _PostgresTransaction(SQLTransaction):
     PROFILE_READ = SQLTransaction.PROFILE_READ + " FOR UPDATE"
+    # Rows another worker is taking right now are skipped, not waited for; a worker that
+    # dies mid-transaction holds nothing (PostgreSQL rolls it back, the rows are due again).
+    LOCK_DUE = " FOR UPDATE SKIP LOCKED"
+    TAKE_DUE_TIMERS = (
+        "DELETE FROM segment_timers WHERE (profile_id, segment) IN ("
+        " SELECT profile_id, segment FROM segment_timers WHERE due <= ?"
+        " FOR UPDATE SKIP LOCKED) RETURNING profile_id, segment"
+    )
 
     def __init__(self, connection: _Psycopg, events: EventCache, schema: str) -> None:
         super().__init__(connection, events)
@@ -174,47 +182,23 @@ class _PostgresTransaction(SQLTransaction):
         (version,) = self._db.execute("SELECT nextval('profile_version')").fetchone()
         return int(version)
 
-    def due_timers(self, now: dt.datetime) -> dict[str, frozenset[str]]:
-        rows = self._db.execute(
-            "DELETE FROM segment_timers WHERE (profile_id, segment) IN ("
-            " SELECT profile_id, segment FROM segment_timers WHERE due <= ?"
-            " FOR UPDATE SKIP LOCKED) RETURNING profile_id, segment",
-            (format_instant(now),),
-        ).fetchall()
-        found: dict[str, set[str]] = {}
-        for profile_id, key in rows:
-            found.setdefault(profile_id, set()).add(key)
-        return {profile_id: frozenset(keys) for profile_id, keys in found.items()}
-
     def claim(
         self, now: dt.datetime, lease_until: dt.datetime, worker: str, limit: int
     ) -> list[OutboxRow]:
         at = format_instant(now)
-        columns = ", ".join(f"outbox.{name.strip()}" for name in OUTBOX_COLUMNS.split(","))
-        # Rows another relay is claiming right now are skipped, not waited for.
         found = self._db.execute(
             "WITH picked AS (SELECT id FROM outbox"  # noqa: S608 - constants only
             " WHERE (status = 'pending' AND due_at <= ?)"
             " OR (status IN ('claimed', 'sending') AND lease_until <= ?)"
-            " ORDER BY due_at, id LIMIT ? FOR UPDATE SKIP LOCKED)"
+            f" ORDER BY due_at, id LIMIT ?{self.LOCK_DUE})"
             " UPDATE outbox SET status = 'claimed', lease_until = ?, worker = ?,"
             " possible_duplicate = CASE WHEN outbox.status = 'sending' THEN 1"
             " ELSE outbox.possible_duplicate END"
-            f" FROM picked WHERE outbox.id = picked.id RETURNING {columns}",
+            f" FROM picked WHERE outbox.id = picked.id RETURNING {_CLAIMED_COLUMNS}",
             (at, at, limit, format_instant(lease_until), worker),
         ).fetchall()
         rows = [outbox_row(values) for values in found]
         return sorted(rows, key=lambda row: (row.due_at, row.id))
-
-    def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
-        # Locked until this transaction ends: another worker takes the next ones.
-        found = self._db.execute(
-            f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
-            " WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?"
-            " FOR UPDATE SKIP LOCKED",
-            (stamp(now), limit),
-        )
-        return [enrollment_row(values) for values in found]
 
 
 def _driver() -> Any:

@@ -194,6 +194,10 @@ class SQLTransaction:
 
     #: How a profile row is read (a store with concurrent writers locks it for the transaction).
     PROFILE_READ = "SELECT identities, version, snapshot FROM profiles WHERE profile_id = ?"
+    #: How due segment timers are taken off the index (all of them, here: one writer at a time).
+    TAKE_DUE_TIMERS = "DELETE FROM segment_timers WHERE due <= ? RETURNING profile_id, segment"
+    #: What due rows read for work are locked with (nothing, where writers take turns anyway).
+    LOCK_DUE = ""
 
     def __init__(self, connection: Connection, events: EventCache) -> None:
         self._db = connection
@@ -443,10 +447,7 @@ class SQLTransaction:
         )
 
     def due_timers(self, now: dt.datetime) -> dict[str, frozenset[str]]:
-        rows = self._db.execute(
-            "DELETE FROM segment_timers WHERE due <= ? RETURNING profile_id, segment",
-            (format_timestamp(now),),
-        ).fetchall()
+        rows = self._db.execute(self.TAKE_DUE_TIMERS, (format_timestamp(now),)).fetchall()
         found: dict[str, set[str]] = {}
         for profile_id, key in rows:
             found.setdefault(profile_id, set()).add(key)
@@ -586,7 +587,8 @@ class SQLTransaction:
     def due_enrollments(self, now: dt.datetime, limit: int) -> list[EnrollmentRow]:
         found = self._db.execute(
             f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments"  # noqa: S608 - constants only
-            " WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?",
+            " WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at, id LIMIT ?"
+            + self.LOCK_DUE,
             (stamp(now), limit),
         )
         return [enrollment_row(values) for values in found]
