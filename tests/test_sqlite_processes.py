@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -78,16 +79,31 @@ def _check_consistency(db: Path) -> int:
     return len(events)
 
 
+def _wait_for_writes(db: Path, *, beyond: int, timeout: float = 120.0) -> None:
+    """Wait until the file holds more than ``beyond`` events."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(db)) as raw:
+            (count,) = raw.execute("SELECT count(*) FROM events").fetchone()
+        if count > beyond:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the writer stored nothing beyond {beyond} in {timeout} s")
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_writer_killed_at_random_moments_leaves_nothing_half_written(tmp_path, seed):
     """SIGKILL a writer at random times, repeatedly: every event is stored with all its effects, or not at all."""
     rnd = random.Random(seed)
     db = tmp_path / "crash.db"
     SQLiteStore(db).close()
-    start = 0
+    start = stored = 0
     for _ in range(5):
         proc = _spawn(db, "crashy", 100_000, start)
-        time.sleep(rnd.uniform(0.3, 1.2))
+        # Killed while it writes: once it has committed (start-up takes long on a busy machine),
+        # at a random moment after.
+        _wait_for_writes(db, beyond=stored)
+        time.sleep(rnd.uniform(0.0, 0.9))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         stored = _check_consistency(db)
